@@ -1,0 +1,81 @@
+"""cnnprop: exact, verified forward and backward propagation of convolutional networks.
+
+Every function implements one numbered equation of the source document, as
+restated with 0-based indices in the project's SPEC (see docs/equations.md):
+
+==============================  ==========
+function                        equations
+==============================  ==========
+conv2d_forward                  (4)
+conv2d_backward_filter          (5)
+conv2d_backward_bias            (6)
+conv2d_backward_input           (7)-(9)
+maxpool2d_forward               (13)
+maxpool2d_backward              (14)
+activation_forward              (15)
+activation_backward             (16)
+affine_forward                  (17)
+affine_backward_weight          (18)
+affine_backward_bias            (19)
+affine_backward_input           (20)
+output_size                     Table 1
+window_range                    (8), (9), (12)
+==============================  ==========
+
+Arrays are NCHW, float32 or float64. Parameter gradients carry the source's
+1/N (``reduction="mean"``) unless ``reduction="sum"`` is asked for.
+"""
+from ._kernels import _support
+from .activation import ACTIVATIONS, activation_backward, activation_forward
+from .affine import (affine_backward_bias, affine_backward_input,
+                     affine_backward_weight, affine_forward)
+from .conv import (conv2d_backward_bias, conv2d_backward_filter,
+                   conv2d_backward_input, conv2d_forward)
+from .geometry import output_size, window_range
+from .pool import maxpool2d_backward, maxpool2d_forward
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "conv2d_forward",
+    "conv2d_backward_input",
+    "conv2d_backward_filter",
+    "conv2d_backward_bias",
+    "maxpool2d_forward",
+    "maxpool2d_backward",
+    "activation_forward",
+    "activation_backward",
+    "ACTIVATIONS",
+    "affine_forward",
+    "affine_backward_input",
+    "affine_backward_weight",
+    "affine_backward_bias",
+    "output_size",
+    "window_range",
+    "build_info",
+]
+
+
+def build_info():
+    """How this installation of cnnprop was compiled.
+
+    Returns
+    -------
+    dict
+        ``version``; ``openmp`` (kernels compiled with OpenMP);
+        ``boundscheck`` (kernels compiled with Cython bounds checks);
+        ``max_threads`` (threads a call uses when ``num_threads=None``).
+
+    Examples
+    --------
+    >>> sorted(build_info())
+    ['boundscheck', 'max_threads', 'openmp', 'version']
+    """
+    from ._threads import resolve_num_threads
+
+    return {
+        "version": __version__,
+        "openmp": _support.openmp_enabled(),
+        "boundscheck": _support.boundscheck_enabled(),
+        "max_threads": resolve_num_threads(None),
+    }

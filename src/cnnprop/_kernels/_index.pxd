@@ -1,0 +1,52 @@
+# Integer helpers shared by every kernel: floor and ceil division that are
+# correct for negative numerators (the directive cdivision=True makes `//`
+# truncate toward zero, as C does), and the output-index ranges of the
+# equations. The Python twins live in cnnprop/geometry.py; the tests check
+# both against a brute-force search.
+
+cdef inline Py_ssize_t floor_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    """floor(a / b) for b > 0."""
+    cdef Py_ssize_t q = a // b
+    if (a % b != 0) and (a < 0):
+        q -= 1
+    return q
+
+
+cdef inline Py_ssize_t ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    """ceil(a / b) for b > 0."""
+    return -floor_div(-a, b)
+
+
+cdef inline Py_ssize_t window_first(Py_ssize_t i, Py_ssize_t out_size,
+                                    Py_ssize_t kernel, Py_ssize_t stride,
+                                    Py_ssize_t pad) noexcept nogil:
+    """Pmin of eq (8): the first output index whose window covers input i."""
+    cdef Py_ssize_t lo = ceil_div(i + pad - kernel + 1, stride)
+    return lo if lo > 0 else 0
+
+
+cdef inline Py_ssize_t window_last(Py_ssize_t i, Py_ssize_t out_size,
+                                   Py_ssize_t kernel, Py_ssize_t stride,
+                                   Py_ssize_t pad) noexcept nogil:
+    """Pmax of eq (8): the last output index whose window covers input i.
+
+    Below window_first(...) when no window covers i (rows the stride skips).
+    """
+    cdef Py_ssize_t hi = floor_div(i + pad, stride)
+    return hi if hi < out_size - 1 else out_size - 1
+
+
+cdef inline Py_ssize_t tap_first(Py_ssize_t r, Py_ssize_t in_size,
+                                 Py_ssize_t out_size, Py_ssize_t stride,
+                                 Py_ssize_t pad) noexcept nogil:
+    """First output index p whose input h = p*stride + r - pad is inside [0, in_size)."""
+    cdef Py_ssize_t lo = ceil_div(pad - r, stride)
+    return lo if lo > 0 else 0
+
+
+cdef inline Py_ssize_t tap_stop(Py_ssize_t r, Py_ssize_t in_size,
+                                Py_ssize_t out_size, Py_ssize_t stride,
+                                Py_ssize_t pad) noexcept nogil:
+    """One past the last output index p with h = p*stride + r - pad inside [0, in_size)."""
+    cdef Py_ssize_t hi = floor_div(in_size - 1 + pad - r, stride) + 1
+    return hi if hi < out_size else out_size

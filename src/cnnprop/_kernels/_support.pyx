@@ -1,0 +1,37 @@
+"""Facts about the compiled kernels, and Python access to the shared index helpers.
+
+The index helpers are exported only so that the tests can check the exact C
+code the kernels run (not a Python twin) against a brute-force search.
+"""
+from ._openmp cimport (CNNPROP_OPENMP_ENABLED, CNNPROP_BOUNDSCHECK_ENABLED,
+                       omp_get_max_threads)
+from ._index cimport window_first, window_last, tap_first, tap_stop
+
+
+def openmp_enabled():
+    """True when the kernels were compiled with OpenMP."""
+    return bool(CNNPROP_OPENMP_ENABLED)
+
+
+def boundscheck_enabled():
+    """True when the kernels were compiled with Cython bounds checks."""
+    return bool(CNNPROP_BOUNDSCHECK_ENABLED)
+
+
+def openmp_max_threads():
+    """omp_get_max_threads(): OMP_NUM_THREADS as read when OpenMP started, or 1."""
+    return omp_get_max_threads()
+
+
+def c_window_range(Py_ssize_t i, Py_ssize_t out_size, Py_ssize_t kernel,
+                   Py_ssize_t stride, Py_ssize_t pad):
+    """(Pmin, Pmax) of eqs (8)-(9) exactly as the kernels compute them."""
+    return (window_first(i, out_size, kernel, stride, pad),
+            window_last(i, out_size, kernel, stride, pad))
+
+
+def c_tap_range(Py_ssize_t r, Py_ssize_t in_size, Py_ssize_t out_size,
+                Py_ssize_t stride, Py_ssize_t pad):
+    """[first, stop) of the outputs whose kernel tap r lands inside the input."""
+    return (tap_first(r, in_size, out_size, stride, pad),
+            tap_stop(r, in_size, out_size, stride, pad))

@@ -1,0 +1,159 @@
+"""Element-wise activations: eqs (15) and (16) of SPEC.md, and their registry.
+
+| name         | phi(x)                               | phi'(x), and the value chosen at the kink |
+|--------------|--------------------------------------|-------------------------------------------|
+| identity     | x                                    | 1                                         |
+| relu         | max(x, 0)                            | 1 for x > 0, 0 for x <= 0 (phi'(0) = 0)   |
+| leaky_relu   | x for x > 0, a*x otherwise           | 1 for x > 0, a for x <= 0 (phi'(0) = a)   |
+| sigmoid      | 1 / (1 + exp(-x))                    | phi(x) * (1 - phi(x))                     |
+| tanh         | tanh(x)                              | 1 - tanh(x)**2                            |
+| elu          | x for x > 0, a*(exp(x) - 1) otherwise| 1 for x > 0, a*exp(x) for x <= 0 (phi'(0) = a) |
+| softplus     | log(1 + exp(x))                      | sigmoid(x)                                |
+
+The kink values match PyTorch's autograd. ``a`` is ``negative_slope`` for
+leaky_relu (default 0.01) and ``alpha`` for elu (default 1.0).
+"""
+import math
+
+import numpy as np
+
+from . import _validate as check
+from ._kernels import activation_direct
+from ._threads import resolve_num_threads
+
+__all__ = ["ACTIVATIONS", "activation_forward", "activation_backward"]
+
+# name -> (kernel code, parameter name or None, parameter default).
+# The codes must match the enum in _kernels/activation_direct.pyx.
+_REGISTRY = {
+    "identity": (0, None, None),
+    "relu": (1, None, None),
+    "leaky_relu": (2, "negative_slope", 0.01),
+    "sigmoid": (3, None, None),
+    "tanh": (4, None, None),
+    "elu": (5, "alpha", 1.0),
+    "softplus": (6, None, None),
+}
+
+#: Names accepted by :func:`activation_forward` and :func:`activation_backward`.
+ACTIVATIONS = tuple(_REGISTRY)
+
+
+def _resolve(name, negative_slope, alpha):
+    """(kernel code, parameter value) for an activation name and its options."""
+    check.one_of(name, "name", ACTIVATIONS)
+    code, param, default = _REGISTRY[name]
+    given = {"negative_slope": negative_slope, "alpha": alpha}
+    for option, value in given.items():
+        if value is not None and option != param:
+            raise TypeError(f"activation {name!r} takes no {option} parameter")
+    value = given.get(param) if param else None
+    if value is None:
+        return code, (default if default is not None else 0.0)
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{param} must be a real number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{param} must be finite, got {value!r}")
+    return code, float(value)
+
+
+def activation_forward(z, name, *, negative_slope=None, alpha=None, num_threads=None):
+    """Activation forward pass, eq (15): ``out = phi(z)`` element-wise.
+
+    Parameters
+    ----------
+    z : ndarray of any shape
+        Layer input, float32 or float64.
+    name : str
+        One of :data:`ACTIVATIONS`: ``identity``, ``relu``, ``leaky_relu``,
+        ``sigmoid``, ``tanh``, ``elu``, ``softplus``.
+    negative_slope : float, optional
+        Slope of ``leaky_relu`` for ``x <= 0``; default 0.01.
+    alpha : float, optional
+        Scale of ``elu`` for ``x <= 0``; default 1.0.
+    num_threads : int, optional
+        OpenMP threads; None means what OpenMP and the CPU quota allow.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``z``.
+
+    Raises
+    ------
+    TypeError
+        Non-float dtype, or a parameter the activation does not take.
+    ValueError
+        Unknown ``name`` or a non-finite parameter.
+
+    Notes
+    -----
+    Evaluated in float64 and rounded once; sigmoid and softplus use forms
+    that never overflow. NaN propagates.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnprop
+    >>> cnnprop.activation_forward(np.array([-2.0, 0.0, 3.0]), "relu")
+    array([0., 0., 3.])
+    >>> cnnprop.activation_forward(np.array([-2.0, 3.0]), "leaky_relu", negative_slope=0.5)
+    array([-1.,  3.])
+    """
+    code, param = _resolve(name, negative_slope, alpha)
+    z = check.float_array(z, "z", allow_empty=True)
+    threads = resolve_num_threads(num_threads)
+    out = np.empty_like(z)
+    activation_direct.activation_forward(z.reshape(-1), out.reshape(-1), code, param, threads)
+    return out
+
+
+def activation_backward(delta, z, name, *, negative_slope=None, alpha=None, num_threads=None):
+    """Activation input delta, eq (16): ``dz = delta * phi'(z)`` element-wise.
+
+    Parameters
+    ----------
+    delta : ndarray
+        ``dE_n/dZ(l+1)``, same shape and dtype as ``z``.
+    z : ndarray
+        Layer input of the forward pass (not its output).
+    name : str
+        One of :data:`ACTIVATIONS`.
+    negative_slope, alpha : float, optional
+        As in :func:`activation_forward`.
+    num_threads : int, optional
+        OpenMP threads; None means what OpenMP and the CPU quota allow.
+
+    Returns
+    -------
+    ndarray
+        ``dE_n/dZ(l)``, same shape and dtype as ``z``.
+
+    Raises
+    ------
+    TypeError
+        Non-float or mixed dtypes, or a parameter the activation does not take.
+    ValueError
+        Shape mismatch, unknown ``name``, non-finite parameter.
+
+    Notes
+    -----
+    At a kink the derivative takes the value in the module table (relu:
+    ``phi'(0) = 0``). ``phi'(NaN)`` is NaN.
+
+    Examples
+    --------
+    >>> import numpy as np, cnnprop
+    >>> z = np.array([-1.0, 0.0, 2.0])
+    >>> cnnprop.activation_backward(np.ones(3), z, "relu")
+    array([0., 0., 1.])
+    """
+    code, param = _resolve(name, negative_slope, alpha)
+    delta = check.float_array(delta, "delta", allow_empty=True)
+    z = check.float_array(z, "z", allow_empty=True)
+    check.same_dtype(z=z, delta=delta)
+    check.check_shape(delta, "delta", z.shape, "the shape of z")
+    threads = resolve_num_threads(num_threads)
+    out = np.empty_like(z)
+    activation_direct.activation_backward(delta.reshape(-1), z.reshape(-1), out.reshape(-1),
+                                          code, param, threads)
+    return out
