@@ -76,7 +76,10 @@ def float_array(value, name, ndim=None, what=None, allow_empty=False):
         raise ValueError(f"{name} must not be empty, got shape {array.shape}")
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
-    return np.ascontiguousarray(array)
+    if not array.flags.c_contiguous:
+        # not np.ascontiguousarray: it turns a 0-d array into a 1-d one
+        array = array.copy(order="C")
+    return array
 
 
 def same_dtype(**arrays):

@@ -3,8 +3,11 @@
 The index helpers are exported only so that the tests can check the exact C
 code the kernels run (not a Python twin) against a brute-force search.
 """
+import numpy as np
+from cython.parallel cimport prange
+
 from ._openmp cimport (CNNPROP_OPENMP_ENABLED, CNNPROP_BOUNDSCHECK_ENABLED,
-                       omp_get_max_threads)
+                       omp_get_max_threads, omp_get_thread_num)
 from ._index cimport window_first, window_last, tap_first, tap_stop
 
 
@@ -35,3 +38,19 @@ def c_tap_range(Py_ssize_t r, Py_ssize_t in_size, Py_ssize_t out_size,
     """[first, stop) of the outputs whose kernel tap r lands inside the input."""
     return (tap_first(r, in_size, out_size, stride, pad),
             tap_stop(r, in_size, out_size, stride, pad))
+
+
+def threads_in_parallel_region(int num_threads):
+    """How many distinct OpenMP threads run a prange of num_threads iterations.
+
+    The kernels' own parallel construct, exercised directly: 1 on a serial
+    build, num_threads on an OpenMP build.
+    """
+    cdef Py_ssize_t i, seen = 0
+    cdef int[::1] flags = np.zeros(num_threads, dtype=np.intc)
+    with nogil:
+        for i in prange(num_threads, schedule="static", chunksize=1, num_threads=num_threads):
+            flags[omp_get_thread_num()] = 1
+    for i in range(num_threads):
+        seen += flags[i]
+    return seen

@@ -16,10 +16,12 @@ two values match when they are equal or both NaN.
 Eq (14) with ties="all" is computed as written, a gather over the window
 ranges of eqs (8)-(9) with B = [y == z]; it accumulates where windows overlap.
 ties="first" routes each window's delta to its first maximum in row-major scan
-order; as a scatter inside the thread's own plane it needs no lock.
+order; as a scatter inside the thread's own plane it needs no lock. Both
+rules sum in float64 and round once.
 """
 from cython cimport floating
-from cython.parallel cimport prange
+from cython.parallel cimport parallel, prange
+from libc.stdlib cimport malloc, free
 from libc.math cimport INFINITY
 
 from ._index cimport window_first, window_last
@@ -109,17 +111,18 @@ cdef void _unpool_first_plane(const floating[:, :, :, ::1] delta,
                               floating[:, :, :, ::1] dz,
                               Py_ssize_t n, Py_ssize_t c,
                               Py_ssize_t R, Py_ssize_t S,
-                              Py_ssize_t u, Py_ssize_t v, Py_ssize_t ph, Py_ssize_t pw) noexcept nogil:
+                              Py_ssize_t u, Py_ssize_t v, Py_ssize_t ph, Py_ssize_t pw,
+                              double* acc) noexcept nogil:
     # Erratum E7, framework rule: each window's delta goes to the first input
     # (row-major scan) equal to its maximum. Windows are visited in row-major
-    # order, so overlapping contributions are added in a fixed order.
+    # order and add into a float64 plane, so overlapping contributions are
+    # summed in a fixed order and rounded once.
     cdef Py_ssize_t H = z.shape[2], W = z.shape[3], P = y.shape[2], Q = y.shape[3]
     cdef Py_ssize_t h, w, p, q, h0, h1, w0, w1
     cdef bint found
     cdef double m
-    for h in range(H):
-        for w in range(W):
-            dz[n, c, h, w] = 0
+    for h in range(H * W):
+        acc[h] = 0.0
     for p in range(P):
         h0 = p * u - ph
         h1 = h0 + R
@@ -139,11 +142,14 @@ cdef void _unpool_first_plane(const floating[:, :, :, ::1] delta,
             for h in range(h0, h1):
                 for w in range(w0, w1):
                     if _same(z[n, c, h, w], m):
-                        dz[n, c, h, w] += delta[n, c, p, q]
+                        acc[h * W + w] += delta[n, c, p, q]
                         found = True
                         break
                 if found:
                     break
+    for h in range(H):
+        for w in range(W):
+            dz[n, c, h, w] = <floating> acc[h * W + w]
 
 
 def maxpool2d_backward(const floating[:, :, :, ::1] delta,  # IN  (N, C, P, Q)
@@ -156,10 +162,20 @@ def maxpool2d_backward(const floating[:, :, :, ::1] delta,  # IN  (N, C, P, Q)
     """Eq (14): dz[n,c,h,w] = sum_{p=Pmin..Pmax} sum_{q=Qmin..Qmax} delta[n,c,p,q] B[n,c,p,q,h,w]."""
     cdef Py_ssize_t N = z.shape[0], C = z.shape[1]
     cdef Py_ssize_t nc
-    with nogil:
-        if first_only:
-            for nc in prange(N * C, schedule="static", num_threads=num_threads):
-                _unpool_first_plane(delta, z, y, dz, nc // C, nc % C, R, S, u, v, ph, pw)
-        else:
+    cdef Py_ssize_t skipped = 0
+    cdef double* acc = NULL
+    if not first_only:
+        with nogil:
             for nc in prange(N * C, schedule="static", num_threads=num_threads):
                 _unpool_all_plane(delta, z, y, dz, nc // C, nc % C, R, S, u, v, ph, pw)
+        return
+    with nogil, parallel(num_threads=num_threads):
+        acc = <double*> malloc(z.shape[2] * z.shape[3] * sizeof(double))
+        for nc in prange(N * C, schedule="static"):
+            if acc == NULL:
+                skipped += 1
+            else:
+                _unpool_first_plane(delta, z, y, dz, nc // C, nc % C, R, S, u, v, ph, pw, acc)
+        free(acc)
+    if skipped:
+        raise MemoryError("maxpool2d_backward: could not allocate the per-thread plane")
