@@ -1,12 +1,13 @@
-"""Independent references for the tests, in plain NumPy (and scipy.signal).
+"""Independent references for the tests, in plain NumPy.
 
 Written differently from the kernels on purpose: the kernels gather per
 output element with window ranges; these pad explicitly and sweep one kernel
 tap at a time over strided slices (forward, kernel gradient) or scatter into
-the padded input (input delta). Everything is computed in float64.
+the padded input (input delta). Everything is computed in float64. The
+scipy.signal references live in cnnprop.verify.references and are used by
+the tests too.
 """
 import numpy as np
-from scipy import signal
 
 
 def _pad(z, ph, pw):
@@ -58,60 +59,6 @@ def conv_backward_filter(delta, z, R, S, u, v, ph, pw, scale):
     for r in range(R):
         for s in range(S):
             df[:, :, r, s] = np.einsum("nkpq,ncpq->kc", delta, _tap(zp, r, s, u, v, P, Q))
-    return df * scale
-
-
-def dilate(x, u, v):
-    """Insert u-1 zero rows and v-1 zero columns between the entries of the last two axes."""
-    P, Q = x.shape[-2:]
-    out = np.zeros(x.shape[:-2] + (u * (P - 1) + 1, v * (Q - 1) + 1))
-    out[..., ::u, ::v] = x
-    return out
-
-
-def scipy_conv_forward(z, f, b, u, v, ph, pw):
-    """Sum over c of valid correlations of the padded input, sampled at the stride."""
-    z, f = np.float64(z), np.float64(f)
-    zp = _pad(z, ph, pw)
-    N, K = z.shape[0], f.shape[0]
-    out = []
-    for n in range(N):
-        planes = []
-        for k in range(K):
-            acc = sum(signal.correlate(zp[n, c], f[k, c], mode="valid", method="direct")
-                      for c in range(z.shape[1]))
-            planes.append(acc[::u, ::v] + (0.0 if b is None else float(b[k])))
-        out.append(planes)
-    return np.array(out)
-
-
-def scipy_conv_backward_input(delta, f, input_shape, u, v, ph, pw):
-    """Full convolution of the stride-dilated delta with the kernel, cropped by the padding."""
-    delta, f = np.float64(delta), np.float64(f)
-    N, C, H, W = input_shape
-    dzp = np.zeros((N, C, H + 2 * ph, W + 2 * pw))
-    dil = dilate(delta, u, v)
-    for n in range(N):
-        for c in range(C):
-            full = sum(signal.convolve(dil[n, k], f[k, c], mode="full", method="direct")
-                       for k in range(f.shape[0]))
-            # rows beyond the last window (unused by the stride) stay 0
-            dzp[n, c, :full.shape[0], :full.shape[1]] = full
-    return dzp[:, :, ph:ph + H, pw:pw + W]
-
-
-def scipy_conv_backward_filter(delta, z, R, S, u, v, ph, pw, scale):
-    """Valid correlation of the padded input with the stride-dilated delta."""
-    delta, z = np.float64(delta), np.float64(z)
-    zp = _pad(z, ph, pw)
-    dil = dilate(delta, u, v)
-    K, C = delta.shape[1], z.shape[1]
-    df = np.zeros((K, C, R, S))
-    for k in range(K):
-        for c in range(C):
-            acc = sum(signal.correlate(zp[n, c], dil[n, k], mode="valid", method="direct")
-                      for n in range(z.shape[0]))
-            df[k, c] = acc[:R, :S]
     return df * scale
 
 

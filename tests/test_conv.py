@@ -5,6 +5,7 @@ from hypothesis import given, strategies as st
 
 import cnnprop
 import _reference as ref
+from cnnprop.verify import references as sref
 from _helpers import assert_fd_linear, assert_within, fd_gradient, random
 from conftest import CONV_GEOMETRIES, DTYPES
 
@@ -33,7 +34,7 @@ def test_forward_matches_numpy_and_scipy(rng, name, dtype):
     length = f[0].size + 1
     expected = ref.conv_forward(z, f, b, u, v, ph, pw)
     assert_within(out, expected, magnitude, length, "numpy reference")
-    assert_within(out, ref.scipy_conv_forward(z, f, b, u, v, ph, pw), magnitude, length,
+    assert_within(out, sref.conv_forward(z, f, b, (u, v), (ph, pw)), magnitude, length,
                   "scipy.signal.correlate")
 
 
@@ -77,7 +78,7 @@ def test_backward_input_matches_numpy_and_scipy(rng, name, dtype):
     length = f.shape[0] * f.shape[2] * f.shape[3]
     assert_within(dz, ref.conv_backward_input(delta, f, z.shape, u, v, ph, pw),
                   magnitude, length, "numpy scatter reference")
-    assert_within(dz, ref.scipy_conv_backward_input(delta, f, z.shape, u, v, ph, pw),
+    assert_within(dz, sref.conv_backward_input(delta, f, z.shape, (u, v), (ph, pw)),
                   magnitude, length, "scipy.signal.convolve")
 
 
@@ -119,7 +120,7 @@ def test_backward_filter_matches_numpy_and_scipy(rng, name, dtype, reduction):
     length = delta.shape[0] * delta.shape[2] * delta.shape[3] + 1
     assert_within(df, ref.conv_backward_filter(delta, z, R, S, u, v, ph, pw, scale),
                   magnitude, length, "numpy reference")
-    assert_within(df, ref.scipy_conv_backward_filter(delta, z, R, S, u, v, ph, pw, scale),
+    assert_within(df, sref.conv_backward_filter(delta, z, (R, S), (u, v), (ph, pw), scale),
                   magnitude, length, "scipy.signal.correlate")
 
 

@@ -1,0 +1,42 @@
+"""``python -m cnnprop <command>`` and the ``cnnprop`` console script.
+
+Commands:
+
+verify
+    Prove every equation on this build (see :mod:`cnnprop.verify`).
+"""
+import argparse
+import sys
+
+
+def build_parser():
+    """The argument parser of the ``cnnprop`` command."""
+    from .verify import cli as verify_cli
+
+    parser = argparse.ArgumentParser(prog="cnnprop", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="store_true", help="print version and build, and exit")
+    commands = parser.add_subparsers(dest="command", metavar="command")
+    verify = commands.add_parser("verify", help="check every equation against references and "
+                                                "finite differences")
+    verify_cli.add_arguments(verify)
+    verify.set_defaults(handler=verify_cli.main)
+    return parser
+
+
+def main(argv=None):
+    """Entry point; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        import cnnprop
+
+        print(f"cnnprop {cnnprop.__version__} {cnnprop.build_info()}")
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Checks of the element-wise activations, eqs (15) and (16)."""
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import expit
+
+import cnnprop
+
+from .bounds import U64, reference_bound, relative_error, unit_roundoff
+from .data import uniform
+from .registry import Outcome, check
+
+
+class ActivationCase(NamedTuple):
+    """One activation, its parameter, its formula and a bound on |phi'''|."""
+
+    name: str
+    params: dict
+    formula: object
+    third_derivative: float
+
+
+def _elu(x, a):
+    return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0.0)))
+
+
+CASES = (
+    ActivationCase("relu", {}, lambda x: np.maximum(x, 0.0), 0.0),
+    ActivationCase("leaky_relu", {"negative_slope": 0.1}, lambda x: np.where(x > 0, x, 0.1 * x), 0.0),
+    ActivationCase("sigmoid", {}, expit, 0.125),
+    ActivationCase("tanh", {}, np.tanh, 2.0),
+    ActivationCase("elu", {"alpha": 1.5}, lambda x: _elu(x, 1.5), 1.5),
+    ActivationCase("softplus", {}, lambda x: np.logaddexp(0.0, x), 0.125),
+    ActivationCase("identity", {}, lambda x: x, 0.0),
+)
+assert {c.name for c in CASES} == set(cnnprop.ACTIVATIONS), "a registered activation is not verified"
+
+LIBM_ULPS = 8   # libm's exp, expm1, log1p, tanh are within a few ulp; forms chain at most 3
+KINK_MARGIN = 1.0 / 32
+
+
+def _inputs(rng):
+    z = uniform(rng, (2, 3, 6, 7), -8.0, 8.0)
+    # keep a margin from the kinks at 0 (relu, leaky_relu, elu)
+    return np.where(np.abs(z) < KINK_MARGIN, 0.5, z)
+
+
+@check("activation_forward", "(15)",
+       "each activation against its NumPy/SciPy formula",
+       cases=CASES, quick_cases=CASES)
+def activation_forward(case, dtype, rng):
+    z = _inputs(rng)
+    out = cnnprop.activation_forward(z.astype(dtype), case.name, **case.params)
+    truth = case.formula(z)
+    # float64 evaluation within LIBM_ULPS ulp on each side, then one rounding
+    bound = 2 * LIBM_ULPS * U64 + unit_roundoff(dtype)
+    return Outcome(relative_error(out, truth, np.abs(truth)), bound, "NumPy/SciPy formula")
+
+
+def _fd_step(case):
+    """Step balancing truncation h^2 M3 / 6 and rounding ~u/h; 1/128 for piecewise-linear maps."""
+    if case.third_derivative == 0:
+        return 1.0 / 128          # below KINK_MARGIN: never crosses a kink
+    return float((3 * LIBM_ULPS * U64 / case.third_derivative) ** (1 / 3))
+
+
+@check("activation_backward_fd", "(16)",
+       "delta * phi'(z) against central differences of phi, away from kinks",
+       cases=CASES, quick_cases=CASES)
+def activation_backward_fd(case, dtype, rng):
+    z = _inputs(rng)
+    delta = uniform(rng, z.shape)
+    if dtype == "float32":
+        got = cnnprop.activation_backward(delta.astype(dtype), z.astype(dtype), case.name, **case.params)
+        exact = cnnprop.activation_backward(delta, z, case.name, **case.params)
+        return Outcome(relative_error(got, exact, np.abs(exact)), reference_bound(1, dtype),
+                       "float32 vs float64 result")
+    h = _fd_step(case)
+
+    def phi(x):
+        return cnnprop.activation_forward(x, case.name, **case.params)
+
+    fd = (phi(z + h) - phi(z - h)) / (2 * h)
+    dz = cnnprop.activation_backward(delta, z, case.name, **case.params)
+    # truncation + rounding of phi at z +- h (LIBM_ULPS each) + rounding of z +- h
+    slope = np.maximum(np.abs(fd), 1.0)
+    scale = np.maximum(np.abs(phi(z + h)), np.abs(phi(z - h)))
+    bound = (h * h * case.third_derivative / 6
+             + (LIBM_ULPS * U64 * scale + U64 * (np.abs(z) + h) * slope) / h
+             + 4 * U64 * np.abs(fd))
+    error = np.abs(dz - delta * fd) / np.abs(delta)
+    worst = int(np.argmax(error / bound))
+    return Outcome(float(error.flat[worst]), float(bound.flat[worst]),
+                   f"element-wise central differences, h = {h:.2g}")

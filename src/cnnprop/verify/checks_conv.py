@@ -1,0 +1,112 @@
+"""Checks of the convolution equations (4)-(9)."""
+import numpy as np
+
+import cnnprop
+
+from . import fd, references as ref
+from .geometries import CONV, select
+from .data import conv_data
+from .registry import Outcome, check, compare
+
+QUICK = select(CONV, quick=True)
+
+
+def _as(dtype, *arrays):
+    return [a.astype(dtype) for a in arrays]
+
+
+@check("conv_forward", "(4)", "forward pass against scipy.signal.correlate",
+       cases=CONV, quick_cases=QUICK)
+def conv_forward(case, dtype, rng):
+    z, f, b, _ = conv_data(case, rng)
+    out = cnnprop.conv2d_forward(*_as(dtype, z, f, b), case.stride, case.padding)
+    truth = ref.conv_forward(z, f, b, case.stride, case.padding)
+    magnitude = ref.conv_forward(abs(z), abs(f), abs(b), case.stride, case.padding)
+    return compare(out, truth, magnitude, case.C * case.R * case.S + 1, dtype,
+                   "scipy.signal.correlate")
+
+
+@check("conv_input_grad_scipy", "(7)-(9)",
+       "input delta against scipy.signal.convolve of the stride-dilated delta",
+       cases=CONV, quick_cases=QUICK)
+def conv_input_grad_scipy(case, dtype, rng):
+    z, f, _, delta = conv_data(case, rng)
+    dz = cnnprop.conv2d_backward_input(*_as(dtype, delta, f), z.shape, case.stride, case.padding)
+    truth = ref.conv_backward_input(delta, f, z.shape, case.stride, case.padding)
+    magnitude = ref.conv_backward_input(abs(delta), abs(f), z.shape, case.stride, case.padding)
+    return compare(dz, truth, magnitude, case.K * case.R * case.S, dtype, "scipy.signal.convolve")
+
+
+@check("conv_input_grad_fd", "(7)-(9)", "input delta against central finite differences",
+       cases=CONV, quick_cases=QUICK)
+def conv_input_grad_fd(case, dtype, rng):
+    z, f, b, g = conv_data(case, rng)
+    s, p = case.stride, case.padding
+    if dtype == "float32":
+        dz32 = cnnprop.conv2d_backward_input(*_as(np.float32, g, f), z.shape, s, p)
+        return compare(dz32, cnnprop.conv2d_backward_input(g, f, z.shape, s, p),
+                       ref.conv_backward_input(abs(g), abs(f), z.shape, s, p),
+                       case.K * case.R * case.S, dtype, "float32 vs float64 result")
+    grad = cnnprop.conv2d_backward_input(g, f, z.shape, s, p)
+    error, bound = fd.linear_gradient_error(
+        loss=lambda x: float(np.sum(g * cnnprop.conv2d_forward(x, f, b, s, p))),
+        grad=grad, x=z, step=1.0,
+        magnitude=lambda ax: float(np.sum(abs(g) * ref.conv_forward(ax, abs(f), abs(b), s, p))),
+        loss_terms=case.C * case.R * case.S + 1 + g.size, grad_terms=case.K * case.R * case.S,
+        rng=rng)
+    return Outcome(error, bound, fd.method_name(z))
+
+
+@check("conv_filter_grad_scipy", "(5)",
+       "kernel gradient against scipy.signal.correlate with the stride-dilated delta",
+       cases=CONV, quick_cases=QUICK)
+def conv_filter_grad_scipy(case, dtype, rng):
+    z, f, _, delta = conv_data(case, rng)
+    ks, s, p = (case.R, case.S), case.stride, case.padding
+    df = cnnprop.conv2d_backward_filter(*_as(dtype, delta, z), ks, s, p)
+    truth = ref.conv_backward_filter(delta, z, ks, s, p, 1 / case.N)
+    magnitude = ref.conv_backward_filter(abs(delta), abs(z), ks, s, p, 1 / case.N)
+    return compare(df, truth, magnitude, delta[:, 0].size + 1, dtype, "scipy.signal.correlate")
+
+
+def _mean_loss_fd(case, dtype, rng, wrt):
+    """Eq (5) or (6) against finite differences of the mean loss E = (1/N) sum_n E_n."""
+    z, f, b, g = conv_data(case, rng)
+    s, p, N = case.stride, case.padding, case.N
+    if wrt == "f":
+        backward = lambda d, x: cnnprop.conv2d_backward_filter(d, x, (case.R, case.S), s, p)  # noqa: E731
+        length = g[:, 0].size + 1
+        magnitude32 = ref.conv_backward_filter(abs(g), abs(z), (case.R, case.S), s, p, 1 / N)
+    else:
+        backward = lambda d, x: cnnprop.conv2d_backward_bias(d)  # noqa: E731
+        length = g[:, 0].size + 1
+        magnitude32 = np.abs(g).sum(axis=(0, 2, 3)) / N
+    if dtype == "float32":
+        return compare(backward(*_as(np.float32, g, z)), backward(g, z), magnitude32, length, dtype,
+                       "float32 vs float64 result")
+
+    def loss(x):
+        args = (x, b) if wrt == "f" else (f, x)
+        return float(np.sum(g * cnnprop.conv2d_forward(z, *args, s, p))) / N
+
+    def magnitude(ax):
+        args = (ax, abs(b)) if wrt == "f" else (abs(f), ax)
+        return float(np.sum(abs(g) * ref.conv_forward(abs(z), *args, s, p))) / N
+
+    x = f if wrt == "f" else b
+    error, bound = fd.linear_gradient_error(
+        loss, backward(g, z), x, 1.0, magnitude,
+        loss_terms=case.C * case.R * case.S + 1 + g.size, grad_terms=length, rng=rng)
+    return Outcome(error, bound, fd.method_name(x))
+
+
+@check("conv_filter_grad_fd", "(5)", "kernel gradient (with 1/N) against finite differences",
+       cases=CONV, quick_cases=QUICK)
+def conv_filter_grad_fd(case, dtype, rng):
+    return _mean_loss_fd(case, dtype, rng, "f")
+
+
+@check("conv_bias_grad_fd", "(6)", "bias gradient (with 1/N) against finite differences",
+       cases=CONV, quick_cases=QUICK)
+def conv_bias_grad_fd(case, dtype, rng):
+    return _mean_loss_fd(case, dtype, rng, "b")

@@ -1,0 +1,83 @@
+"""The geometries the verification checks run over.
+
+The default set covers, between them: stride > 1, asymmetric stride and
+padding, 1x1 kernels, stride larger than the kernel, rows and columns the
+stride leaves unused, a kernel as large as the padded input, padding larger
+than the kernel, batch 1 and odd sizes. ``--quick`` runs the first three.
+"""
+from typing import NamedTuple
+
+__all__ = ["ConvCase", "PoolCase", "AffineCase", "CONV", "POOL", "AFFINE", "select"]
+
+
+class ConvCase(NamedTuple):
+    """A convolution layer: input (N, C, H, W), K kernels of R x S."""
+
+    name: str
+    N: int
+    C: int
+    H: int
+    W: int
+    K: int
+    R: int
+    S: int
+    stride: tuple
+    padding: tuple
+
+
+class PoolCase(NamedTuple):
+    """A max-pooling layer on an (N, C, H, W) input."""
+
+    name: str
+    N: int
+    C: int
+    H: int
+    W: int
+    window: tuple
+    stride: tuple
+    padding: tuple
+
+
+class AffineCase(NamedTuple):
+    """An affine layer from ``input_shape`` to I outputs."""
+
+    name: str
+    input_shape: tuple
+    I: int
+
+
+CONV = (
+    ConvCase("stride2_pad1", 2, 3, 8, 8, 4, 3, 3, (2, 2), (1, 1)),
+    ConvCase("asymmetric", 1, 2, 9, 7, 3, 3, 2, (2, 3), (1, 0)),
+    ConvCase("one_by_one_unused", 2, 3, 5, 6, 2, 1, 1, (2, 2), (0, 0)),
+    ConvCase("plain", 3, 2, 7, 6, 3, 3, 2, (1, 1), (0, 0)),
+    ConvCase("stride_gt_kernel", 2, 2, 10, 9, 2, 2, 2, (3, 4), (0, 1)),
+    ConvCase("unused_rows", 1, 2, 8, 8, 2, 3, 3, (2, 2), (0, 0)),
+    ConvCase("kernel_fills_padded", 2, 2, 3, 4, 3, 5, 4, (1, 1), (1, 0)),
+    ConvCase("batch1_odd", 1, 3, 11, 13, 5, 5, 3, (3, 2), (2, 1)),
+    ConvCase("pad_gt_kernel", 2, 1, 4, 4, 2, 2, 2, (1, 1), (3, 2)),
+    ConvCase("lenet_like", 4, 6, 12, 12, 8, 5, 5, (1, 1), (0, 0)),
+)
+
+POOL = (
+    PoolCase("3x3_s2_p1_overlap", 2, 2, 9, 7, (3, 3), (2, 2), (1, 1)),
+    PoolCase("2x2_s2", 2, 3, 8, 6, (2, 2), (2, 2), (0, 0)),
+    PoolCase("asymmetric", 1, 2, 7, 10, (3, 2), (1, 3), (1, 0)),
+    PoolCase("stride_gt_window", 2, 1, 9, 9, (2, 2), (3, 3), (0, 1)),
+    PoolCase("window_fills_padded", 1, 2, 3, 4, (5, 4), (1, 1), (1, 0)),
+    PoolCase("1x1_unused", 1, 3, 5, 5, (1, 1), (2, 2), (0, 0)),
+)
+
+AFFINE = (
+    AffineCase("nchw", (3, 2, 4, 5), 6),
+    AffineCase("flat", (5, 7), 3),
+    AffineCase("batch1_wide", (1, 1300), 4),
+    AffineCase("single_output", (2, 3, 3, 3), 1),
+)
+
+QUICK_COUNT = 3
+
+
+def select(cases, quick):
+    """The cases a run uses: all of them, or the first few with ``quick``."""
+    return cases[:QUICK_COUNT] if quick else cases

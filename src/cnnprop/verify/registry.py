@@ -1,0 +1,77 @@
+"""The registry of named checks, each tied to the equations it proves."""
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Optional, Tuple
+
+import numpy as np
+
+from .bounds import reference_bound, relative_error
+
+__all__ = ["Check", "Outcome", "CHECKS", "check", "compare", "case_rng"]
+
+DTYPES = ("float64", "float32")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one check found on one case in one dtype."""
+
+    error: float
+    bound: float
+    method: str
+
+    @property
+    def passed(self):
+        return bool(np.isfinite(self.error) and self.error <= self.bound)
+
+
+@dataclass(frozen=True)
+class Check:
+    """A named verification of one or more equations.
+
+    ``run(case, dtype, rng) -> Outcome``; ``cases`` is the tuple of default
+    cases and ``quick_cases`` the subset of a quick run (None: one run with
+    ``case=None``). ``dtypes`` is ``("-",)`` for dtype-free checks.
+    """
+
+    name: str
+    equations: str
+    summary: str
+    run: Callable
+    cases: Optional[Tuple] = None
+    quick_cases: Optional[Tuple] = None
+    dtypes: Tuple[str, ...] = DTYPES
+
+    def case_list(self, quick):
+        if self.cases is None:
+            return (None,)
+        return self.quick_cases if quick and self.quick_cases is not None else self.cases
+
+
+def compare(result, truth, magnitude, length, dtype, method):
+    """Outcome of a kernel result against a float64 truth (bounds (1) and (4))."""
+    return Outcome(relative_error(result, truth, magnitude), reference_bound(length, dtype), method)
+
+
+CHECKS = []
+
+
+def check(name, equations, summary, cases=None, quick_cases=None, dtypes=DTYPES):
+    """Decorator: register ``run(case, dtype, rng) -> Outcome`` as a named check."""
+    def register(run):
+        if any(c.name == name for c in CHECKS):
+            raise ValueError(f"duplicate check name {name!r}")
+        CHECKS.append(Check(name, equations, summary, run, cases, quick_cases, dtypes))
+        return run
+    return register
+
+
+def case_rng(seed, check_name, case):
+    """A generator that depends on the seed, the check and the case, never on the dtype.
+
+    The float32 and float64 runs of a check therefore see the same data, and
+    selecting a subset of checks does not change what any check draws.
+    """
+    label = "" if case is None else getattr(case, "name", str(case))
+    key = zlib.crc32(f"{check_name}/{label}".encode())
+    return np.random.default_rng([int(seed), key])
