@@ -38,12 +38,6 @@ def test_output_size_against_brute_force_and_both_forms_of_table_1():
         assert P == math.ceil((size - kernel + 1 + 2 * pad) / stride)
 
 
-def test_output_size_erratum_e1_width_stride_would_be_wrong():
-    # H = 7, R = 3, u = 2, v = 1: the source's Table 1 would divide by v
-    assert cnnprop.output_size(7, 3, 2, 0) == 3
-    assert math.ceil((7 - 3 + 1) / 1) == 5
-
-
 def test_window_range_equals_brute_force_set_for_every_small_geometry():
     checked = 0
     for size, kernel, stride, pad in _valid_geometries():
