@@ -17,16 +17,14 @@ cdef inline Py_ssize_t ceil_div(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
     return -floor_div(-a, b)
 
 
-cdef inline Py_ssize_t window_first(Py_ssize_t i, Py_ssize_t out_size,
-                                    Py_ssize_t kernel, Py_ssize_t stride,
+cdef inline Py_ssize_t window_first(Py_ssize_t i, Py_ssize_t kernel, Py_ssize_t stride,
                                     Py_ssize_t pad) noexcept nogil:
     """Pmin of eq (8): the first output index whose window covers input i."""
     cdef Py_ssize_t lo = ceil_div(i + pad - kernel + 1, stride)
     return lo if lo > 0 else 0
 
 
-cdef inline Py_ssize_t window_last(Py_ssize_t i, Py_ssize_t out_size,
-                                   Py_ssize_t kernel, Py_ssize_t stride,
+cdef inline Py_ssize_t window_last(Py_ssize_t i, Py_ssize_t out_size, Py_ssize_t stride,
                                    Py_ssize_t pad) noexcept nogil:
     """Pmax of eq (8): the last output index whose window covers input i.
 
@@ -36,9 +34,7 @@ cdef inline Py_ssize_t window_last(Py_ssize_t i, Py_ssize_t out_size,
     return hi if hi < out_size - 1 else out_size - 1
 
 
-cdef inline Py_ssize_t tap_first(Py_ssize_t r, Py_ssize_t in_size,
-                                 Py_ssize_t out_size, Py_ssize_t stride,
-                                 Py_ssize_t pad) noexcept nogil:
+cdef inline Py_ssize_t tap_first(Py_ssize_t r, Py_ssize_t stride, Py_ssize_t pad) noexcept nogil:
     """First output index p whose input h = p*stride + r - pad is inside [0, in_size)."""
     cdef Py_ssize_t lo = ceil_div(pad - r, stride)
     return lo if lo > 0 else 0
@@ -50,3 +46,16 @@ cdef inline Py_ssize_t tap_stop(Py_ssize_t r, Py_ssize_t in_size,
     """One past the last output index p with h = p*stride + r - pad inside [0, in_size)."""
     cdef Py_ssize_t hi = floor_div(in_size - 1 + pad - r, stride) + 1
     return hi if hi < out_size else out_size
+
+
+cdef inline Py_ssize_t span_start(Py_ssize_t p, Py_ssize_t stride, Py_ssize_t pad) noexcept nogil:
+    """First input index of window p that lies inside the input: max(p*stride - pad, 0)."""
+    cdef Py_ssize_t lo = p * stride - pad
+    return lo if lo > 0 else 0
+
+
+cdef inline Py_ssize_t span_stop(Py_ssize_t p, Py_ssize_t stride, Py_ssize_t pad,
+                                 Py_ssize_t kernel, Py_ssize_t size) noexcept nogil:
+    """One past the last input index of window p inside the input: min(p*stride - pad + kernel, size)."""
+    cdef Py_ssize_t hi = p * stride - pad + kernel
+    return hi if hi < size else size

@@ -29,14 +29,14 @@ def openmp_max_threads():
 def c_window_range(Py_ssize_t i, Py_ssize_t out_size, Py_ssize_t kernel,
                    Py_ssize_t stride, Py_ssize_t pad):
     """(Pmin, Pmax) of eqs (8)-(9) exactly as the kernels compute them."""
-    return (window_first(i, out_size, kernel, stride, pad),
-            window_last(i, out_size, kernel, stride, pad))
+    return (window_first(i, kernel, stride, pad),
+            window_last(i, out_size, stride, pad))
 
 
 def c_tap_range(Py_ssize_t r, Py_ssize_t in_size, Py_ssize_t out_size,
                 Py_ssize_t stride, Py_ssize_t pad):
     """[first, stop) of the outputs whose kernel tap r lands inside the input."""
-    return (tap_first(r, in_size, out_size, stride, pad),
+    return (tap_first(r, stride, pad),
             tap_stop(r, in_size, out_size, stride, pad))
 
 

@@ -43,10 +43,10 @@ cdef void _forward_plane(const floating[:, :, :, ::1] z,
         acc[p] = b[k]
     for c in range(C):
         for r in range(R):
-            p0 = tap_first(r, H, P, u, ph)
+            p0 = tap_first(r, u, ph)
             p1 = tap_stop(r, H, P, u, ph)
             for s in range(S):
-                q0 = tap_first(s, W, Q, v, pw)
+                q0 = tap_first(s, v, pw)
                 q1 = tap_stop(s, W, Q, v, pw)
                 weight = f[k, c, r, s]
                 for p in range(p0, p1):
@@ -99,10 +99,10 @@ cdef void _filter_grad_block(const floating[:, :, :, ::1] delta,
     cdef Py_ssize_t n, r, s, p, q, p0, p1, q0, q1, h, w0
     cdef double acc
     for r in range(R):
-        p0 = tap_first(r, H, P, u, ph)
+        p0 = tap_first(r, u, ph)
         p1 = tap_stop(r, H, P, u, ph)
         for s in range(S):
-            q0 = tap_first(s, W, Q, v, pw)
+            q0 = tap_first(s, v, pw)
             q1 = tap_stop(s, W, Q, v, pw)
             w0 = s - pw
             acc = 0.0
@@ -160,11 +160,11 @@ cdef void _input_grad_plane(const floating[:, :, :, ::1] delta,
     cdef Py_ssize_t h, w, k, p, q, p_min, p_max, q_min, q_max, r
     cdef double acc
     for h in range(H):
-        p_min = window_first(h, P, R, u, ph)
-        p_max = window_last(h, P, R, u, ph)
+        p_min = window_first(h, R, u, ph)
+        p_max = window_last(h, P, u, ph)
         for w in range(W):
-            q_min = window_first(w, Q, S, v, pw)
-            q_max = window_last(w, Q, S, v, pw)
+            q_min = window_first(w, S, v, pw)
+            q_max = window_last(w, Q, v, pw)
             acc = 0.0
             for k in range(K):
                 for p in range(p_min, p_max + 1):

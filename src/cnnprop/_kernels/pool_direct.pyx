@@ -24,7 +24,7 @@ from cython.parallel cimport parallel, prange
 from libc.stdlib cimport malloc, free
 from libc.math cimport INFINITY
 
-from ._index cimport window_first, window_last
+from ._index cimport span_start, span_stop, window_first, window_last
 
 
 cdef inline bint _same(double a, double b) noexcept nogil:
@@ -39,20 +39,12 @@ cdef void _pool_plane(const floating[:, :, :, ::1] z, floating[:, :, :, ::1] y,
     cdef Py_ssize_t p, q, h, w, h0, h1, w0, w1
     cdef floating m, x
     for p in range(P):
-        # the rows of window p that lie inside the image
-        h0 = p * u - ph
-        h1 = h0 + R
-        if h0 < 0:
-            h0 = 0
-        if h1 > H:
-            h1 = H
+        # the rows and columns of window (p, q) that lie inside the image
+        h0 = span_start(p, u, ph)
+        h1 = span_stop(p, u, ph, R, H)
         for q in range(Q):
-            w0 = q * v - pw
-            w1 = w0 + S
-            if w0 < 0:
-                w0 = 0
-            if w1 > W:
-                w1 = W
+            w0 = span_start(q, v, pw)
+            w1 = span_stop(q, v, pw, S, W)
             m = -INFINITY
             for h in range(h0, h1):
                 for w in range(w0, w1):
@@ -91,11 +83,11 @@ cdef void _unpool_all_plane(const floating[:, :, :, ::1] delta,
     cdef Py_ssize_t h, w, p, q, p_min, p_max, q_min, q_max
     cdef double acc, x
     for h in range(H):
-        p_min = window_first(h, P, R, u, ph)
-        p_max = window_last(h, P, R, u, ph)
+        p_min = window_first(h, R, u, ph)
+        p_max = window_last(h, P, u, ph)
         for w in range(W):
-            q_min = window_first(w, Q, S, v, pw)
-            q_max = window_last(w, Q, S, v, pw)
+            q_min = window_first(w, S, v, pw)
+            q_max = window_last(w, Q, v, pw)
             x = z[n, c, h, w]
             acc = 0.0
             for p in range(p_min, p_max + 1):
@@ -124,19 +116,12 @@ cdef void _unpool_first_plane(const floating[:, :, :, ::1] delta,
     for h in range(H * W):
         acc[h] = 0.0
     for p in range(P):
-        h0 = p * u - ph
-        h1 = h0 + R
-        if h0 < 0:
-            h0 = 0
-        if h1 > H:
-            h1 = H
+        # the rows and columns of window (p, q) that lie inside the image
+        h0 = span_start(p, u, ph)
+        h1 = span_stop(p, u, ph, R, H)
         for q in range(Q):
-            w0 = q * v - pw
-            w1 = w0 + S
-            if w0 < 0:
-                w0 = 0
-            if w1 > W:
-                w1 = W
+            w0 = span_start(q, v, pw)
+            w1 = span_stop(q, v, pw, S, W)
             m = y[n, c, p, q]
             found = False
             for h in range(h0, h1):
