@@ -46,6 +46,13 @@ def test_default_thread_count_respects_the_cpu_quota():
     assert _threads.resolve_num_threads(np.int64(2)) == 2
 
 
+def test_tiny_calls_run_on_one_thread_unless_asked_otherwise():
+    assert _threads.resolve_num_threads(None, work=10) == 1
+    assert _threads.resolve_num_threads(2, work=10) == 2
+    big = _threads.MIN_WORK_PER_THREAD * 64
+    assert _threads.resolve_num_threads(None, work=big) == _threads.resolve_num_threads(None)
+
+
 def test_cpu_quota_parsers():
     assert _threads._parse_cpu_max("max 100000\n", "") is None
     assert _threads._parse_cpu_max("150000 100000\n", "") == 2

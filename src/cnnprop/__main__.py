@@ -6,6 +6,7 @@ verify
     Prove every equation on this build (see :mod:`cnnprop.verify`).
 """
 import argparse
+import os
 import sys
 
 
@@ -35,7 +36,14 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except BrokenPipeError:
+        # the reader went away (`cnnprop verify | head`): stop quietly, as
+        # the Python docs recommend, without a traceback at shutdown
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -49,7 +49,13 @@ def _parse_cfs(text, path):
         return math.ceil(quota / int(fh.read()))
 
 
-def resolve_num_threads(num_threads):
+# Below this many inner-loop iterations per thread, opening a parallel region
+# costs more than it saves (and on a loaded machine a descheduled thread makes
+# the join wait a whole time slice), so automatic thread counts stay lower.
+MIN_WORK_PER_THREAD = 32768
+
+
+def resolve_num_threads(num_threads, work=None):
     """Threads a kernel call will use.
 
     Parameters
@@ -57,13 +63,17 @@ def resolve_num_threads(num_threads):
     num_threads : int or None
         ``None``: what OpenMP allows (``omp_get_max_threads()``, which honours
         ``OMP_NUM_THREADS`` as read when the process started OpenMP, and
-        threadpoolctl limits), capped by the CPU quota of the process. A
-        positive int is used as given.
+        threadpoolctl limits), capped by the CPU quota of the process, and
+        by ``work / MIN_WORK_PER_THREAD`` so that tiny calls run on one
+        thread. A positive int is used as given.
+    work : int, optional
+        Inner-loop iterations of the call (e.g. multiply-adds), for the
+        automatic count.
 
     Returns
     -------
     int
-        At least 1. Always 1 when the kernels were built without OpenMP.
+        At least 1. Always 1 in effect when the kernels were built without OpenMP.
 
     Raises
     ------
@@ -73,7 +83,10 @@ def resolve_num_threads(num_threads):
         If ``num_threads`` is 0 or negative.
     """
     if num_threads is None:
-        return max(1, min(_support.openmp_max_threads(), cpu_quota()))
+        count = max(1, min(_support.openmp_max_threads(), cpu_quota()))
+        if work is not None:
+            count = max(1, min(count, int(work) // MIN_WORK_PER_THREAD))
+        return count
     count = geometry.as_int(num_threads, "num_threads")
     if count < 1:
         raise ValueError(f"num_threads must be None or >= 1, got {count}")

@@ -101,7 +101,7 @@ def activation_forward(z, name, *, negative_slope=None, alpha=None, num_threads=
     """
     code, param = _resolve(name, negative_slope, alpha)
     z = check.float_array(z, "z", allow_empty=True)
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=8 * z.size)
     out = np.empty_like(z)
     activation_direct.activation_forward(z.reshape(-1), out.reshape(-1), code, param, threads)
     return out
@@ -152,7 +152,7 @@ def activation_backward(delta, z, name, *, negative_slope=None, alpha=None, num_
     z = check.float_array(z, "z", allow_empty=True)
     check.same_dtype(z=z, delta=delta)
     check.check_shape(delta, "delta", z.shape, "the shape of z")
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=8 * z.size)
     out = np.empty_like(z)
     activation_direct.activation_backward(delta.reshape(-1), z.reshape(-1), out.reshape(-1),
                                           code, param, threads)

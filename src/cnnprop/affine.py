@@ -80,7 +80,7 @@ def affine_forward(z, w, b=None, *, num_threads=None):
     if b is None:
         b = np.zeros(I, dtype=dtype)
     check.check_shape(b, "b", (I,), "one bias per row of w")
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=N * I * J)
     out = np.empty((N, I), dtype=dtype)
     affine_direct.affine_forward(z, w, b, out, threads)
     return out
@@ -131,7 +131,7 @@ def affine_backward_input(delta, w, input_shape, *, num_threads=None):
     I = w.shape[0]
     check.check_shape(w, "w", (I, J), f"J = {J} features for input_shape {shape}")
     check.check_shape(delta, "delta", (N, I), "(N, I): N from input_shape, I rows of w")
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=N * I * J)
     dz = np.empty((N, J), dtype=dtype)
     affine_direct.affine_backward_input(delta, w, dz, threads)
     return dz.reshape(shape)
@@ -185,7 +185,7 @@ def affine_backward_weight(delta, z, reduction="mean", *, num_threads=None):
     I = delta.shape[1]
     check.check_shape(delta, "delta", (N, I), f"N = {N} samples of z")
     scale = check.reduction_scale(reduction, N)
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=N * I * J)
     dw = np.empty((I, J), dtype=dtype)
     affine_direct.affine_backward_weight(delta, z, dw, scale, threads)
     return dw
@@ -225,7 +225,7 @@ def affine_backward_bias(delta, reduction="mean", *, num_threads=None):
     """
     delta = _rows(delta, "delta", "(N, I)")
     scale = check.reduction_scale(reduction, delta.shape[0])
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=delta.size)
     db = np.empty(delta.shape[1], dtype=delta.dtype)
     affine_direct.affine_backward_bias(delta, db, scale, threads)
     return db

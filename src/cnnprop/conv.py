@@ -92,7 +92,7 @@ def conv2d_forward(z, f, b=None, stride=1, padding=0, *, num_threads=None):
         b = np.zeros(K, dtype=dtype)
     check.check_shape(b, "b", (K,), "one bias per output channel of f")
     g = sliding_window(z.shape[2:], f.shape[2:], stride, padding)
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=N * K * g.P * g.Q * f[0].size)
     out = np.empty((N, K, g.P, g.Q), dtype=dtype)
     conv_direct.conv2d_forward(z, f, b, out, g.u, g.v, g.ph, g.pw, threads)
     return out
@@ -164,7 +164,7 @@ def conv2d_backward_input(delta, f, input_shape, stride=1, padding=0, *, num_thr
     check.check_shape(delta, "delta", (N, K, g.P, g.Q),
                       f"(N, K, P, Q) for input_shape {(N, C, H, W)}, {K} kernels of "
                       f"{g.R}x{g.S}, stride ({g.u}, {g.v}), padding ({g.ph}, {g.pw})")
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=delta.size * f[0].size)
     dz = np.empty((N, C, H, W), dtype=dtype)
     conv_direct.conv2d_backward_input(delta, f, dz, g.u, g.v, g.ph, g.pw, threads)
     return dz
@@ -231,7 +231,7 @@ def conv2d_backward_filter(delta, z, kernel_size, stride=1, padding=0, reduction
     check.check_shape(delta, "delta", (N, K, g.P, g.Q),
                       f"(N, K, P, Q) for z of shape {z.shape}, kernel_size ({g.R}, {g.S}), "
                       f"stride ({g.u}, {g.v}), padding ({g.ph}, {g.pw})")
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=delta.size * C * g.R * g.S)
     df = np.empty((K, C, g.R, g.S), dtype=dtype)
     conv_direct.conv2d_backward_filter(delta, z, df, g.u, g.v, g.ph, g.pw, scale, threads)
     return df
@@ -275,7 +275,7 @@ def conv2d_backward_bias(delta, reduction="mean", *, num_threads=None):
     """
     delta = _nchw(delta, "delta", "(N, K, P, Q)")
     scale = check.reduction_scale(reduction, delta.shape[0])
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=delta.size)
     db = np.empty(delta.shape[1], dtype=delta.dtype)
     conv_direct.conv2d_backward_bias(delta, db, scale, threads)
     return db

@@ -73,7 +73,7 @@ def maxpool2d_forward(z, window, stride=None, padding=0, *, num_threads=None):
     """
     z = check.float_array(z, "z", ndim=4, what="(N, C, H, W)")
     g = _pool_geometry(z, window, stride, padding)
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=z.shape[0] * z.shape[1] * g.P * g.Q * g.R * g.S)
     y = np.empty(z.shape[:2] + (g.P, g.Q), dtype=z.dtype)
     pool_direct.maxpool2d_forward(z, y, g.R, g.S, g.u, g.v, g.ph, g.pw, threads)
     return y
@@ -147,7 +147,7 @@ def maxpool2d_backward(delta, z, y, window, stride=None, padding=0, ties="all",
     why = f"z of shape {z.shape} pooled with window ({g.R}, {g.S}), stride ({g.u}, {g.v}), padding ({g.ph}, {g.pw})"
     check.check_shape(y, "y", pooled, why)
     check.check_shape(delta, "delta", pooled, why)
-    threads = resolve_num_threads(num_threads)
+    threads = resolve_num_threads(num_threads, work=delta.size * g.R * g.S)
     dz = np.empty(z.shape, dtype=dtype)
     pool_direct.maxpool2d_backward(delta, z, y, dz, g.R, g.S, g.u, g.v, g.ph, g.pw,
                                    ties == "first", threads)

@@ -35,8 +35,8 @@ CASES = (
     ChainCase("conv3s1p1_tanh_pool2_fc5", (2, 3, 8, 8), 4, 3, 1, 1, "tanh", 2, 2, 5),
     ChainCase("conv5s2p2_softplus_pool3s2_fc3", (3, 2, 11, 9), 3, 5, 2, 2, "softplus", 3, 2, 3),
 )
-MAX_TRIES = 5
-STEP = 2.0 ** -16
+MAX_TRIES = 20
+STEP = 2.0 ** -10
 
 
 def _forward(case, z, f, b, w, c):

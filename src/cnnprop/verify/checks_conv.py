@@ -4,7 +4,7 @@ import numpy as np
 import cnnprop
 
 from . import fd, references as ref
-from .geometries import CONV, select
+from .geometries import CONV, random_conv, select
 from .data import conv_data
 from .registry import Outcome, check, compare
 
@@ -16,7 +16,7 @@ def _as(dtype, *arrays):
 
 
 @check("conv_forward", "(4)", "forward pass against scipy.signal.correlate",
-       cases=CONV, quick_cases=QUICK)
+       cases=CONV, quick_cases=QUICK, random_cases=random_conv)
 def conv_forward(case, dtype, rng):
     z, f, b, _ = conv_data(case, rng)
     out = cnnprop.conv2d_forward(*_as(dtype, z, f, b), case.stride, case.padding)
@@ -28,7 +28,7 @@ def conv_forward(case, dtype, rng):
 
 @check("conv_input_grad_scipy", "(7)-(9)",
        "input delta against scipy.signal.convolve of the stride-dilated delta",
-       cases=CONV, quick_cases=QUICK)
+       cases=CONV, quick_cases=QUICK, random_cases=random_conv)
 def conv_input_grad_scipy(case, dtype, rng):
     z, f, _, delta = conv_data(case, rng)
     dz = cnnprop.conv2d_backward_input(*_as(dtype, delta, f), z.shape, case.stride, case.padding)
@@ -38,7 +38,7 @@ def conv_input_grad_scipy(case, dtype, rng):
 
 
 @check("conv_input_grad_fd", "(7)-(9)", "input delta against central finite differences",
-       cases=CONV, quick_cases=QUICK)
+       cases=CONV, quick_cases=QUICK, random_cases=random_conv)
 def conv_input_grad_fd(case, dtype, rng):
     z, f, b, g = conv_data(case, rng)
     s, p = case.stride, case.padding
@@ -59,7 +59,7 @@ def conv_input_grad_fd(case, dtype, rng):
 
 @check("conv_filter_grad_scipy", "(5)",
        "kernel gradient against scipy.signal.correlate with the stride-dilated delta",
-       cases=CONV, quick_cases=QUICK)
+       cases=CONV, quick_cases=QUICK, random_cases=random_conv)
 def conv_filter_grad_scipy(case, dtype, rng):
     z, f, _, delta = conv_data(case, rng)
     ks, s, p = (case.R, case.S), case.stride, case.padding
@@ -101,12 +101,12 @@ def _mean_loss_fd(case, dtype, rng, wrt):
 
 
 @check("conv_filter_grad_fd", "(5)", "kernel gradient (with 1/N) against finite differences",
-       cases=CONV, quick_cases=QUICK)
+       cases=CONV, quick_cases=QUICK, random_cases=random_conv)
 def conv_filter_grad_fd(case, dtype, rng):
     return _mean_loss_fd(case, dtype, rng, "f")
 
 
 @check("conv_bias_grad_fd", "(6)", "bias gradient (with 1/N) against finite differences",
-       cases=CONV, quick_cases=QUICK)
+       cases=CONV, quick_cases=QUICK, random_cases=random_conv)
 def conv_bias_grad_fd(case, dtype, rng):
     return _mean_loss_fd(case, dtype, rng, "b")

@@ -9,7 +9,7 @@ from cnnprop._kernels import _support
 
 from .bounds import unit_roundoff
 from .data import affine_data, conv_data
-from .geometries import AFFINE, CONV
+from .geometries import AFFINE, CONV, random_conv
 from .registry import Outcome, check
 
 
@@ -71,7 +71,7 @@ def _ratio_error(mean, total, n):
 
 @check("mean_is_sum_over_n", "(5),(6),(18),(19),E9",
        'reduction="mean" equals reduction="sum" divided by N',
-       cases=CONV, quick_cases=CONV[:2])
+       cases=CONV, quick_cases=CONV[:2], random_cases=random_conv)
 def mean_is_sum_over_n(case, dtype, rng):
     z, _, _, delta = conv_data(case, rng)
     z, delta = z.astype(dtype), delta.astype(dtype)

@@ -6,7 +6,7 @@ import numpy as np
 import cnnprop
 
 from . import fd, references as ref
-from .geometries import POOL, select
+from .geometries import POOL, random_pool, select
 from .data import distinct, uniform
 from .registry import Outcome, check, compare
 
@@ -43,7 +43,7 @@ def scatter_backward(case, delta, z, y, ties):
 
 @check("maxpool_forward", "(13)",
        "forward pass against a NumPy running maximum (padding at -inf, erratum E8)",
-       cases=POOL, quick_cases=QUICK)
+       cases=POOL, quick_cases=QUICK, random_cases=random_pool)
 def maxpool_forward(case, dtype, rng):
     z = uniform(rng, (case.N, case.C, case.H, case.W), -3.0, -1.0)   # all negative: padding must not win
     y = _pool(case, z, dtype)
@@ -53,7 +53,7 @@ def maxpool_forward(case, dtype, rng):
 
 @check("maxpool_backward_fd", "(14)",
        "input delta against finite differences on distinct inputs",
-       cases=POOL, quick_cases=QUICK)
+       cases=POOL, quick_cases=QUICK, random_cases=random_pool)
 def maxpool_backward_fd(case, dtype, rng):
     z = distinct(rng, (case.N, case.C, case.H, case.W), GAP)
     y = _pool(case, z)
@@ -114,5 +114,5 @@ def _ties_check(case, dtype, rng, ties):
 for _ties, _summary in (
         ("all", "source's rule: every tied maximum receives the full delta (constructed ties)"),
         ("first", "framework rule: the first maximum in row-major order receives the delta")):
-    check(f"maxpool_ties_{_ties}", "(14), E7", _summary, cases=POOL, quick_cases=QUICK)(
+    check(f"maxpool_ties_{_ties}", "(14), E7", _summary, cases=POOL, quick_cases=QUICK, random_cases=random_pool)(
         functools.partial(_ties_check, ties=_ties))

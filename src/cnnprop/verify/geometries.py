@@ -4,10 +4,14 @@ The default set covers, between them: stride > 1, asymmetric stride and
 padding, 1x1 kernels, stride larger than the kernel, rows and columns the
 stride leaves unused, a kernel as large as the padded input, padding larger
 than the kernel, batch 1 and odd sizes. ``--quick`` runs the first three.
+A full run adds geometries drawn at random from the seed.
 """
 from typing import NamedTuple
 
-__all__ = ["ConvCase", "PoolCase", "AffineCase", "CONV", "POOL", "AFFINE", "select"]
+import numpy as np
+
+__all__ = ["ConvCase", "PoolCase", "AffineCase", "CONV", "POOL", "AFFINE", "select", "random_conv",
+           "random_pool"]
 
 
 class ConvCase(NamedTuple):
@@ -81,3 +85,37 @@ QUICK_COUNT = 3
 def select(cases, quick):
     """The cases a run uses: all of them, or the first few with ``quick``."""
     return cases[:QUICK_COUNT] if quick else cases
+
+
+def random_conv(seed, count=24):
+    """``count`` convolution geometries drawn from ``seed``: kernels 1..5, strides
+    1..4 (often larger than the kernel), paddings up to the kernel, inputs from
+    exactly the padded kernel size to a few windows more, batches 1..3."""
+    rng = np.random.default_rng([int(seed), 0xC0])
+    cases = []
+    for i in range(count):
+        R, S = rng.integers(1, 6, size=2)
+        ph, pw = rng.integers(0, R + 1), rng.integers(0, S + 1)
+        H = int(rng.integers(max(1, R - 2 * ph), R + 9))
+        W = int(rng.integers(max(1, S - 2 * pw), S + 9))
+        N, C, K = (int(x) for x in rng.integers(1, [4, 5, 5]))
+        u, v = (int(x) for x in rng.integers(1, 5, size=2))
+        name = f"random{i}:N{N}C{C}H{H}W{W}K{K}R{R}S{S}u{u}v{v}p{ph},{pw}"
+        cases.append(ConvCase(name, N, C, H, W, K, int(R), int(S), (u, v), (int(ph), int(pw))))
+    return tuple(cases)
+
+
+def random_pool(seed, count=16):
+    """``count`` pooling geometries drawn from ``seed`` (padding < window)."""
+    rng = np.random.default_rng([int(seed), 0x9001])
+    cases = []
+    for i in range(count):
+        R, S = (int(x) for x in rng.integers(1, 5, size=2))
+        ph, pw = int(rng.integers(0, R)), int(rng.integers(0, S))
+        H = int(rng.integers(max(1, R - 2 * ph), R + 9))
+        W = int(rng.integers(max(1, S - 2 * pw), S + 9))
+        N, C = (int(x) for x in rng.integers(1, [4, 4]))
+        u, v = (int(x) for x in rng.integers(1, 5, size=2))
+        name = f"random{i}:N{N}C{C}H{H}W{W}R{R}S{S}u{u}v{v}p{ph},{pw}"
+        cases.append(PoolCase(name, N, C, H, W, (R, S), (u, v), (ph, pw)))
+    return tuple(cases)

@@ -31,7 +31,8 @@ class Check:
 
     ``run(case, dtype, rng) -> Outcome``; ``cases`` is the tuple of default
     cases and ``quick_cases`` the subset of a quick run (None: one run with
-    ``case=None``). ``dtypes`` is ``("-",)`` for dtype-free checks.
+    ``case=None``); ``random_cases(seed)`` adds cases drawn from the seed to
+    a full run. ``dtypes`` is ``("-",)`` for dtype-free checks.
     """
 
     name: str
@@ -41,11 +42,16 @@ class Check:
     cases: Optional[Tuple] = None
     quick_cases: Optional[Tuple] = None
     dtypes: Tuple[str, ...] = DTYPES
+    random_cases: Optional[Callable] = None
 
-    def case_list(self, quick):
+    def case_list(self, quick, seed=0):
+        """The cases of a run: the quick subset, or all fixed and random ones."""
         if self.cases is None:
             return (None,)
-        return self.quick_cases if quick and self.quick_cases is not None else self.cases
+        if quick:
+            return self.quick_cases if self.quick_cases is not None else self.cases
+        extra = self.random_cases(seed) if self.random_cases is not None else ()
+        return tuple(self.cases) + tuple(extra)
 
 
 def compare(result, truth, magnitude, length, dtype, method):
@@ -56,12 +62,12 @@ def compare(result, truth, magnitude, length, dtype, method):
 CHECKS = []
 
 
-def check(name, equations, summary, cases=None, quick_cases=None, dtypes=DTYPES):
+def check(name, equations, summary, cases=None, quick_cases=None, dtypes=DTYPES, random_cases=None):
     """Decorator: register ``run(case, dtype, rng) -> Outcome`` as a named check."""
     def register(run):
         if any(c.name == name for c in CHECKS):
             raise ValueError(f"duplicate check name {name!r}")
-        CHECKS.append(Check(name, equations, summary, run, cases, quick_cases, dtypes))
+        CHECKS.append(Check(name, equations, summary, run, cases, quick_cases, dtypes, random_cases))
         return run
     return register
 

@@ -9,7 +9,7 @@ from typing import List
 __all__ = ["Row", "Report"]
 
 COLUMNS = (("check", 26), ("equation", 24), ("dtype", 8), ("cases", 6),
-           ("max error", 10), ("bound", 10), ("result", 6))
+           ("max error", 10), ("bound", 10), ("result", 6), ("method (worst case)", 0))
 
 
 def _number(x):
@@ -46,7 +46,7 @@ class Row:
 
     def cells(self):
         return (self.check, self.equation, self.dtype, str(self.cases), _number(self.error),
-                _number(self.bound), "ok" if self.passed else "FAIL")
+                _number(self.bound), "ok" if self.passed else "FAIL", self.method)
 
 
 @dataclass
@@ -78,11 +78,11 @@ class Report:
     @staticmethod
     def header():
         line = "  ".join(name.ljust(width) for name, width in COLUMNS)
-        return line + "\n" + "  ".join("-" * width for _, width in COLUMNS)
+        return line + "\n" + "  ".join("-" * max(width, len(name)) for name, width in COLUMNS)
 
     @staticmethod
     def format_row(row):
-        return "  ".join(cell.ljust(width) for cell, (_, width) in zip(row.cells(), COLUMNS))
+        return "  ".join(cell.ljust(width) for cell, (_, width) in zip(row.cells(), COLUMNS)).rstrip()
 
     def table(self):
         """The report as a fixed-width text table, failures detailed below it."""

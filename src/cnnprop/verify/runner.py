@@ -54,7 +54,7 @@ def _ratio(outcome):
 def _run_one(chk, dtype, quick, seed):
     start = time.perf_counter()
     outcomes = []
-    for case in chk.case_list(quick):
+    for case in chk.case_list(quick, seed):
         try:
             outcome = chk.run(case, dtype, case_rng(seed, chk.name, case))
         except Exception as exc:  # a crashing check is a failed check, reported as such
