@@ -29,6 +29,9 @@ CONV_GEOMETRIES = {
     "kernel_fills_padded": (2, 2, 3, 4, 3, 5, 4, 1, 1, 1, 0),
     "batch1_odd": (1, 3, 11, 13, 5, 5, 3, 3, 2, 2, 1),
     "pad_gt_kernel": (1, 1, 4, 4, 2, 2, 2, 1, 1, 3, 2),
+    # ceil(p_h/u) != ceil(p_h/v) and ceil(p_w/u) != ceil(p_w/v): a swapped
+    # stride in any index formula changes the result
+    "strides_differ_under_padding": (2, 2, 7, 11, 3, 3, 3, 1, 3, 2, 2),
 }
 
 

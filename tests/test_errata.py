@@ -18,7 +18,7 @@ def test_e1_output_height_uses_the_height_stride():
     out = cnnprop.conv2d_forward(z, np.zeros((1, 1, 3, 3)), stride=(2, 1))
     assert out.shape[2] == cnnprop.output_size(7, 3, 2, 0) == 3
     assert out.shape[2] == math.ceil((7 - 3 + 1) / 2)     # corrected Table 1, with u
-    assert math.ceil((7 - 3 + 1) / 1) == 5                 # the source's, with v: wrong
+    # (the source's Table 1, with v = 1, would give ceil(5 / 1) = 5 rows)
 
 
 def test_e2_p_is_the_row_index_and_q_the_column_index(rng):

@@ -113,6 +113,15 @@ CASES = [
     ("threads 0", lambda: conv_fwd(Z, F, num_threads=0), ValueError, r"num_threads must be None or >= 1, got 0"),
     ("threads negative", lambda: pool_f(Z, 2, num_threads=-1), ValueError, r"num_threads must be None or >= 1"),
     ("threads float", lambda: act_f(Z, "relu", num_threads=2.0), TypeError, r"num_threads must be an int"),
+    ("threads huge", lambda: act_f(Z, "relu", num_threads=100000), ValueError, r"num_threads must be <= \d+"),
+    ("threads 2**31", lambda: conv_fwd(Z, F, num_threads=2 ** 31), ValueError, r"num_threads must be <="),
+    # ---- values whose index arithmetic would overflow 64 bits in the kernels
+    ("stride huge", lambda: conv_fwd(Z, F, stride=(2 ** 62, 1)), ValueError, r"stride must be <= 2147483647"),
+    ("padding huge", lambda: conv_fwd(Z, F, padding=(2 ** 63 - 1, 0)), ValueError, r"padding must be <="),
+    ("window huge", lambda: pool_f(Z, (2 ** 40, 1)), ValueError, r"window must be <="),
+    # ---- masks are not silently dropped
+    ("masked", lambda: act_f(np.ma.masked_array([1.0, 2.0], mask=[0, 1]), "relu"), TypeError,
+     r"z is a masked array"),
 ]
 
 
@@ -126,6 +135,14 @@ def test_array_likes_of_floats_are_accepted():
     out = cnnprop.activation_forward([[1.0, -2.0]], "relu")
     assert out.dtype == np.float64
     np.testing.assert_array_equal(out, [[1.0, 0.0]])
+
+
+def test_unaligned_arrays_are_copied_and_give_the_same_result():
+    raw = np.zeros(Z.nbytes + 1, dtype=np.uint8)
+    unaligned = raw[1:].view(np.float64).reshape(Z.shape)
+    unaligned[...] = Z
+    assert not unaligned.flags.aligned
+    np.testing.assert_array_equal(conv_fwd(unaligned, F, B), conv_fwd(Z, F, B))
 
 
 def test_inputs_are_not_modified(rng):

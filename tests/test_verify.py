@@ -144,7 +144,7 @@ def test_catches_an_off_by_one_window_range_in_eq_7(monkeypatch):
 def test_catches_a_missing_one_over_n_in_eq_5(monkeypatch):
     real = conv_direct.conv2d_backward_filter
 
-    def without_mean(delta, z, df, u, v, ph, pw, scale, threads):
+    def without_mean(delta, z, df, u, v, ph, pw, divisor, threads):
         real(delta, z, df, u, v, ph, pw, 1.0, threads)
 
     monkeypatch.setattr(conv_direct, "conv2d_backward_filter", without_mean)
@@ -163,8 +163,9 @@ def test_catches_an_off_by_one_in_the_public_window_range(monkeypatch):
 def test_catches_the_wrong_tie_rule(monkeypatch):
     real = pool_direct.maxpool2d_backward
 
-    def always_first(delta, z, y, dz, R, S, u, v, ph, pw, first_only, threads):
-        real(delta, z, y, dz, R, S, u, v, ph, pw, True, threads)
+    def always_first(delta, z, y, dz, scratch, R, S, u, v, ph, pw, first_only):
+        plane = np.empty((scratch.shape[0], dz.shape[2] * dz.shape[3]))
+        real(delta, z, y, dz, plane, R, S, u, v, ph, pw, True)
 
     monkeypatch.setattr(pool_direct, "maxpool2d_backward", always_first)
     failed = {name for name, _ in _failed(verify.run(quick=True, checks=["maxpool*"]))}

@@ -54,6 +54,9 @@ def _parse_cfs(text, path):
 # the join wait a whole time slice), so automatic thread counts stay lower.
 MIN_WORK_PER_THREAD = 32768
 
+# More threads than this on one machine is a mistake, not a request.
+MAX_THREADS = max(256, 8 * (os.cpu_count() or 1))
+
 
 def resolve_num_threads(num_threads, work=None):
     """Threads a kernel call will use.
@@ -65,7 +68,7 @@ def resolve_num_threads(num_threads, work=None):
         ``OMP_NUM_THREADS`` as read when the process started OpenMP, and
         threadpoolctl limits), capped by the CPU quota of the process, and
         by ``work / MIN_WORK_PER_THREAD`` so that tiny calls run on one
-        thread. A positive int is used as given.
+        thread. A positive int up to ``MAX_THREADS`` is used as given.
     work : int, optional
         Inner-loop iterations of the call (e.g. multiply-adds), for the
         automatic count.
@@ -80,7 +83,7 @@ def resolve_num_threads(num_threads, work=None):
     TypeError
         If ``num_threads`` is not None or an int.
     ValueError
-        If ``num_threads`` is 0 or negative.
+        If ``num_threads`` is 0, negative, or above ``MAX_THREADS``.
     """
     if num_threads is None:
         count = max(1, min(_support.openmp_max_threads(), cpu_quota()))
@@ -90,4 +93,7 @@ def resolve_num_threads(num_threads, work=None):
     count = geometry.as_int(num_threads, "num_threads")
     if count < 1:
         raise ValueError(f"num_threads must be None or >= 1, got {count}")
+    if count > MAX_THREADS:
+        # OpenMP would try to create them all, and fail or crash
+        raise ValueError(f"num_threads must be <= {MAX_THREADS}, got {count}")
     return count

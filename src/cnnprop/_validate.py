@@ -10,15 +10,17 @@ Conventions decided here (documented in docs/conventions.md):
   boolean, complex and half-precision arrays are refused (TypeError), never
   cast silently.
 - layout: arrays that are not C-contiguous (views, transposes, slices with a
-  step) and non-native byte orders are copied into a C-contiguous native
-  array; read-only arrays are used as they are (the kernels take them const).
+  step), unaligned and non-native byte orders are copied into a C-contiguous
+  aligned native array; read-only arrays are used as they are (the kernels
+  take them const). Masked arrays are refused: dropping a mask silently
+  would compute on the masked values.
 - empty arrays are refused (ValueError): a batch with no sample has no mean.
 """
 import numpy as np
 
 from .geometry import as_int
 
-__all__ = ["float_array", "same_dtype", "check_shape", "one_of", "reduction_scale", "shape_tuple"]
+__all__ = ["float_array", "same_dtype", "check_shape", "one_of", "reduction_divisor", "shape_tuple"]
 
 _FLOAT_TYPES = (np.float32, np.float64)
 
@@ -54,6 +56,9 @@ def float_array(value, name, ndim=None, what=None, allow_empty=False):
     """
     if value is None:
         raise TypeError(f"{name} must be a float32 or float64 array, got None")
+    if isinstance(value, np.ma.MaskedArray):
+        # np.asarray would drop the mask silently
+        raise TypeError(f"{name} is a masked array; cnnprop has no masks: pass {name}.filled(value)")
     try:
         array = np.asarray(value)
     except (ValueError, TypeError) as exc:
@@ -76,7 +81,7 @@ def float_array(value, name, ndim=None, what=None, allow_empty=False):
         raise ValueError(f"{name} must not be empty, got shape {array.shape}")
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
-    if not array.flags.c_contiguous:
+    if not (array.flags.c_contiguous and array.flags.aligned):
         # not np.ascontiguousarray: it turns a 0-d array into a 1-d one
         array = array.copy(order="C")
     return array
@@ -118,10 +123,10 @@ def one_of(value, name, options):
     return value
 
 
-def reduction_scale(reduction, batch):
-    """The factor on a parameter gradient: 1/N for ``"mean"`` (SPEC E9), 1 for ``"sum"``."""
+def reduction_divisor(reduction, batch):
+    """What a parameter gradient's sum is divided by: N for ``"mean"`` (SPEC E9), 1 for ``"sum"``."""
     one_of(reduction, "reduction", ("mean", "sum"))
-    return 1.0 / batch if reduction == "mean" else 1.0
+    return float(batch) if reduction == "mean" else 1.0
 
 
 def shape_tuple(value, name, length):

@@ -23,26 +23,18 @@ from ._threads import resolve_num_threads
 
 __all__ = ["ACTIVATIONS", "activation_forward", "activation_backward"]
 
-# name -> (kernel code, parameter name or None, parameter default).
-# The codes must match the enum in _kernels/activation_direct.pyx.
-_REGISTRY = {
-    "identity": (0, None, None),
-    "relu": (1, None, None),
-    "leaky_relu": (2, "negative_slope", 0.01),
-    "sigmoid": (3, None, None),
-    "tanh": (4, None, None),
-    "elu": (5, "alpha", 1.0),
-    "softplus": (6, None, None),
-}
+# The activations that take a parameter: name -> (parameter name, default).
+_PARAMETERS = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}
 
 #: Names accepted by :func:`activation_forward` and :func:`activation_backward`.
-ACTIVATIONS = tuple(_REGISTRY)
+ACTIVATIONS = tuple(activation_direct.CODES)
 
 
 def _resolve(name, negative_slope, alpha):
     """(kernel code, parameter value) for an activation name and its options."""
     check.one_of(name, "name", ACTIVATIONS)
-    code, param, default = _REGISTRY[name]
+    code = activation_direct.CODES[name]
+    param, default = _PARAMETERS.get(name, (None, None))
     given = {"negative_slope": negative_slope, "alpha": alpha}
     for option, value in given.items():
         if value is not None and option != param:

@@ -133,7 +133,8 @@ def affine_backward_input(delta, w, input_shape, *, num_threads=None):
     check.check_shape(delta, "delta", (N, I), "(N, I): N from input_shape, I rows of w")
     threads = resolve_num_threads(num_threads, work=N * I * J)
     dz = np.empty((N, J), dtype=dtype)
-    affine_direct.affine_backward_input(delta, w, dz, threads)
+    scratch = np.empty((threads, min(J, affine_direct.BLOCK)))   # a float64 row a thread
+    affine_direct.affine_backward_input(delta, w, dz, scratch)
     return dz.reshape(shape)
 
 
@@ -184,10 +185,11 @@ def affine_backward_weight(delta, z, reduction="mean", *, num_threads=None):
     N, J = z.shape
     I = delta.shape[1]
     check.check_shape(delta, "delta", (N, I), f"N = {N} samples of z")
-    scale = check.reduction_scale(reduction, N)
+    divisor = check.reduction_divisor(reduction, N)
     threads = resolve_num_threads(num_threads, work=N * I * J)
     dw = np.empty((I, J), dtype=dtype)
-    affine_direct.affine_backward_weight(delta, z, dw, scale, threads)
+    scratch = np.empty((threads, J))              # a float64 row a thread
+    affine_direct.affine_backward_weight(delta, z, dw, scratch, divisor)
     return dw
 
 
@@ -224,8 +226,8 @@ def affine_backward_bias(delta, reduction="mean", *, num_threads=None):
     array([2., 3.])
     """
     delta = _rows(delta, "delta", "(N, I)")
-    scale = check.reduction_scale(reduction, delta.shape[0])
+    divisor = check.reduction_divisor(reduction, delta.shape[0])
     threads = resolve_num_threads(num_threads, work=delta.size)
     db = np.empty(delta.shape[1], dtype=delta.dtype)
-    affine_direct.affine_backward_bias(delta, db, scale, threads)
+    affine_direct.affine_backward_bias(delta, db, divisor, threads)
     return db

@@ -94,7 +94,8 @@ def conv2d_forward(z, f, b=None, stride=1, padding=0, *, num_threads=None):
     g = sliding_window(z.shape[2:], f.shape[2:], stride, padding)
     threads = resolve_num_threads(num_threads, work=N * K * g.P * g.Q * f[0].size)
     out = np.empty((N, K, g.P, g.Q), dtype=dtype)
-    conv_direct.conv2d_forward(z, f, b, out, g.u, g.v, g.ph, g.pw, threads)
+    scratch = np.empty((threads, g.P * g.Q))     # one float64 accumulator plane a thread
+    conv_direct.conv2d_forward(z, f, b, out, scratch, g.u, g.v, g.ph, g.pw)
     return out
 
 
@@ -226,14 +227,14 @@ def conv2d_backward_filter(delta, z, kernel_size, stride=1, padding=0, reduction
     dtype = check.same_dtype(delta=delta, z=z)
     N, C, H, W = z.shape
     K = delta.shape[1]
-    scale = check.reduction_scale(reduction, N)
+    divisor = check.reduction_divisor(reduction, N)
     g = sliding_window((H, W), kernel_size, stride, padding, window_name="kernel_size")
     check.check_shape(delta, "delta", (N, K, g.P, g.Q),
                       f"(N, K, P, Q) for z of shape {z.shape}, kernel_size ({g.R}, {g.S}), "
                       f"stride ({g.u}, {g.v}), padding ({g.ph}, {g.pw})")
     threads = resolve_num_threads(num_threads, work=delta.size * C * g.R * g.S)
     df = np.empty((K, C, g.R, g.S), dtype=dtype)
-    conv_direct.conv2d_backward_filter(delta, z, df, g.u, g.v, g.ph, g.pw, scale, threads)
+    conv_direct.conv2d_backward_filter(delta, z, df, g.u, g.v, g.ph, g.pw, divisor, threads)
     return df
 
 
@@ -274,8 +275,8 @@ def conv2d_backward_bias(delta, reduction="mean", *, num_threads=None):
     array([16., 16., 16.])
     """
     delta = _nchw(delta, "delta", "(N, K, P, Q)")
-    scale = check.reduction_scale(reduction, delta.shape[0])
+    divisor = check.reduction_divisor(reduction, delta.shape[0])
     threads = resolve_num_threads(num_threads, work=delta.size)
     db = np.empty(delta.shape[1], dtype=delta.dtype)
-    conv_direct.conv2d_backward_bias(delta, db, scale, threads)
+    conv_direct.conv2d_backward_bias(delta, db, divisor, threads)
     return db

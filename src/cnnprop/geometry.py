@@ -173,6 +173,11 @@ def window_range(index, out_size, kernel, stride, padding):
     return range(p_min, max(p_min, p_max + 1))
 
 
+# Largest window, stride or padding accepted: keeps every index expression of
+# the kernels (sums of a few such values and an array size) far inside int64.
+MAX_EXTENT = 2 ** 31 - 1
+
+
 class Window(NamedTuple):
     """The 2-D geometry of one sliding-window layer, all sizes resolved.
 
@@ -222,6 +227,10 @@ def sliding_window(input_hw, window_hw, stride, padding, *, window_name="kernel"
     ph, pw = as_pair(padding, "padding")
     if R < 1 or S < 1:
         raise ValueError(f"{window_name} must be >= 1 in both axes, got ({R}, {S})")
+    for label, pair in ((window_name, (R, S)), ("stride", (u, v)), ("padding", (ph, pw))):
+        if max(pair) > MAX_EXTENT:
+            # the kernels' 64-bit index arithmetic sums a few of these values
+            raise ValueError(f"{label} must be <= {MAX_EXTENT} in both axes, got {pair}")
     if u < 1 or v < 1:
         raise ValueError(f"stride must be >= 1 in both axes, got ({u}, {v})")
     if ph < 0 or pw < 0:

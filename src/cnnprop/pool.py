@@ -149,6 +149,8 @@ def maxpool2d_backward(delta, z, y, window, stride=None, padding=0, ties="all",
     check.check_shape(delta, "delta", pooled, why)
     threads = resolve_num_threads(num_threads, work=delta.size * g.R * g.S)
     dz = np.empty(z.shape, dtype=dtype)
-    pool_direct.maxpool2d_backward(delta, z, y, dz, g.R, g.S, g.u, g.v, g.ph, g.pw,
-                                   ties == "first", threads)
+    # ties="first" scatters into one float64 plane a thread; "all" needs none
+    scratch = np.empty((threads, g.H * g.W if ties == "first" else 1))
+    pool_direct.maxpool2d_backward(delta, z, y, dz, scratch, g.R, g.S, g.u, g.v, g.ph, g.pw,
+                                   ties == "first")
     return dz

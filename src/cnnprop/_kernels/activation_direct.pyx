@@ -7,15 +7,14 @@ element-wise map), parallel with prange. Each function is evaluated in double
 and rounded once to the data type, so float32 results are the correctly
 rounded float64 values up to libm's accuracy.
 
-The activation is chosen by an integer code; the codes and their names live
-in cnnprop/activation.py, which is the only caller. NaN propagates: phi(NaN)
+The activation is chosen by an integer code; CODES maps the names to them
+for cnnprop/activation.py, the only caller. NaN propagates: phi(NaN)
 and phi'(NaN) are NaN for every activation.
 """
 from cython cimport floating
 from cython.parallel cimport prange
 from libc.math cimport exp, expm1, fabs, log1p, tanh, NAN
 
-# Keep in step with cnnprop/activation.py:_CODES.
 cdef enum:
     IDENTITY = 0
     RELU = 1
@@ -24,6 +23,10 @@ cdef enum:
     TANH = 4
     ELU = 5
     SOFTPLUS = 6
+
+# The one table of codes; cnnprop/activation.py reads it.
+CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU, "sigmoid": SIGMOID,
+         "tanh": TANH, "elu": ELU, "softplus": SOFTPLUS}
 
 
 cdef inline double _sigmoid(double x) noexcept nogil:

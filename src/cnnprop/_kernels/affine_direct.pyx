@@ -12,12 +12,14 @@ eq (17), i for eqs (18)-(19), and (n, block of j) for eq (20). Eqs (18) and
 accumulating into a per-thread row of doubles.
 """
 from cython cimport floating
-from cython.parallel cimport parallel, prange
-from libc.stdlib cimport malloc, free
+from cython.parallel cimport prange
+
+from ._openmp cimport omp_get_thread_num
 
 # Columns of eq (20) handled by one task: wide enough for long contiguous
 # inner loops, narrow enough that N = 1 still splits across threads.
-cdef Py_ssize_t _BLOCK = 512
+BLOCK = 512                      # Python-visible, to size the scratch
+cdef Py_ssize_t _BLOCK = BLOCK
 
 
 def affine_forward(const floating[:, ::1] z,   # IN  (N, J)
@@ -40,7 +42,7 @@ def affine_forward(const floating[:, ::1] z,   # IN  (N, J)
 
 
 cdef void _weight_grad_row(const floating[:, ::1] delta, const floating[:, ::1] z,
-                           floating[:, ::1] dw, Py_ssize_t i, double scale,
+                           floating[:, ::1] dw, Py_ssize_t i, double divisor,
                            double* row) noexcept nogil:
     cdef Py_ssize_t N = z.shape[0], J = z.shape[1]
     cdef Py_ssize_t n, j
@@ -52,34 +54,27 @@ cdef void _weight_grad_row(const floating[:, ::1] delta, const floating[:, ::1] 
         for j in range(J):
             row[j] += d * z[n, j]
     for j in range(J):
-        dw[i, j] = <floating> (row[j] * scale)
+        dw[i, j] = <floating> (row[j] / divisor)
 
 
 def affine_backward_weight(const floating[:, ::1] delta,  # IN  (N, I)
                            const floating[:, ::1] z,      # IN  (N, J)
                            floating[:, ::1] dw,           # OUT (I, J)
-                           double scale, int num_threads):
-    """Eq (18): dw[i,j] = scale * sum_n delta[n,i] z[n,j]."""
-    cdef Py_ssize_t I = dw.shape[0], J = dw.shape[1]
+                           double[:, ::1] scratch,        # SCRATCH (threads, J)
+                           double divisor):
+    """Eq (18): dw[i,j] = sum_n delta[n,i] z[n,j] / divisor, on scratch.shape[0] threads."""
+    cdef Py_ssize_t I = dw.shape[0]
+    cdef int threads = <int> scratch.shape[0]
     cdef Py_ssize_t i
-    cdef Py_ssize_t skipped = 0
-    cdef double* row = NULL
-    with nogil, parallel(num_threads=num_threads):
-        row = <double*> malloc(J * sizeof(double))
-        for i in prange(I, schedule="static"):
-            if row == NULL:
-                skipped += 1
-            else:
-                _weight_grad_row(delta, z, dw, i, scale, row)
-        free(row)
-    if skipped:
-        raise MemoryError("affine_backward_weight: could not allocate the per-thread row")
+    with nogil:
+        for i in prange(I, schedule="static", num_threads=threads):
+            _weight_grad_row(delta, z, dw, i, divisor, &scratch[omp_get_thread_num(), 0])
 
 
 def affine_backward_bias(const floating[:, ::1] delta,  # IN  (N, I)
                          floating[::1] db,             # OUT (I,)
-                         double scale, int num_threads):
-    """Eq (19): db[i] = scale * sum_n delta[n,i]."""
+                         double divisor, int num_threads):
+    """Eq (19): db[i] = sum_n delta[n,i] / divisor."""
     cdef Py_ssize_t N = delta.shape[0], I = delta.shape[1]
     cdef Py_ssize_t n, i
     cdef double acc
@@ -88,7 +83,7 @@ def affine_backward_bias(const floating[:, ::1] delta,  # IN  (N, I)
             acc = 0.0
             for n in range(N):
                 acc = acc + delta[n, i]
-            db[i] = <floating> (acc * scale)
+            db[i] = <floating> (acc / divisor)
 
 
 cdef void _input_grad_block(const floating[:, ::1] delta, const floating[:, ::1] w,
@@ -110,25 +105,14 @@ cdef void _input_grad_block(const floating[:, ::1] delta, const floating[:, ::1]
 def affine_backward_input(const floating[:, ::1] delta,  # IN  (N, I)
                           const floating[:, ::1] w,      # IN  (I, J)
                           floating[:, ::1] dz,           # OUT (N, J)
-                          int num_threads):
-    """Eq (20): dz[n,j] = sum_i delta[n,i] w[i,j]."""
+                          double[:, ::1] scratch):       # SCRATCH (threads, BLOCK)
+    """Eq (20): dz[n,j] = sum_i delta[n,i] w[i,j], on scratch.shape[0] threads."""
     cdef Py_ssize_t N = dz.shape[0], J = dz.shape[1]
     cdef Py_ssize_t blocks = (J + _BLOCK - 1) // _BLOCK
-    cdef Py_ssize_t task, n, j0, j1
-    cdef Py_ssize_t skipped = 0
-    cdef double* row = NULL
-    with nogil, parallel(num_threads=num_threads):
-        row = <double*> malloc(_BLOCK * sizeof(double))
-        for task in prange(N * blocks, schedule="static"):
-            if row == NULL:
-                skipped += 1
-            else:
-                n = task // blocks
-                j0 = (task % blocks) * _BLOCK
-                j1 = j0 + _BLOCK
-                if j1 > J:
-                    j1 = J
-                _input_grad_block(delta, w, dz, n, j0, j1, row)
-        free(row)
-    if skipped:
-        raise MemoryError("affine_backward_input: could not allocate the per-thread row")
+    cdef int threads = <int> scratch.shape[0]
+    cdef Py_ssize_t task, j0
+    with nogil:
+        for task in prange(N * blocks, schedule="static", num_threads=threads):
+            j0 = (task % blocks) * _BLOCK
+            _input_grad_block(delta, w, dz, task // blocks, j0, min(j0 + _BLOCK, J),
+                              &scratch[omp_get_thread_num(), 0])

@@ -16,10 +16,10 @@ The Python layer (cnnprop.conv) validates shapes, dtypes, contiguity and
 geometry before calling; these kernels run without bounds checks.
 """
 from cython cimport floating
-from cython.parallel cimport parallel, prange
-from libc.stdlib cimport malloc, free
+from cython.parallel cimport prange
 
 from ._index cimport tap_first, tap_stop, window_first, window_last
+from ._openmp cimport omp_get_thread_num
 
 
 cdef void _forward_plane(const floating[:, :, :, ::1] z,
@@ -64,24 +64,19 @@ def conv2d_forward(const floating[:, :, :, ::1] z,   # IN  (N, C, H, W)
                    const floating[:, :, :, ::1] f,   # IN  (K, C, R, S)
                    const floating[::1] b,            # IN  (K,)
                    floating[:, :, :, ::1] out,       # OUT (N, K, P, Q)
-                   Py_ssize_t u, Py_ssize_t v, Py_ssize_t ph, Py_ssize_t pw,
-                   int num_threads):
-    """Eq (4): out[n,k,p,q] = sum_{c,r,s} z[n,c,p*u+r-ph, q*v+s-pw] f[k,c,r,s] + b[k]."""
+                   double[:, ::1] scratch,           # SCRATCH (threads, P*Q)
+                   Py_ssize_t u, Py_ssize_t v, Py_ssize_t ph, Py_ssize_t pw):
+    """Eq (4): out[n,k,p,q] = sum_{c,r,s} z[n,c,p*u+r-ph, q*v+s-pw] f[k,c,r,s] + b[k].
+
+    Runs on scratch.shape[0] threads, each accumulating in its own row of scratch.
+    """
     cdef Py_ssize_t N = out.shape[0], K = out.shape[1]
-    cdef Py_ssize_t plane = out.shape[2] * out.shape[3]
+    cdef int threads = <int> scratch.shape[0]
     cdef Py_ssize_t nk
-    cdef Py_ssize_t skipped = 0
-    cdef double* acc = NULL
-    with nogil, parallel(num_threads=num_threads):
-        acc = <double*> malloc(plane * sizeof(double))
-        for nk in prange(N * K, schedule="static"):
-            if acc == NULL:
-                skipped += 1
-            else:
-                _forward_plane(z, f, b, out, nk // K, nk % K, u, v, ph, pw, acc)
-        free(acc)
-    if skipped:
-        raise MemoryError("conv2d_forward: could not allocate the per-thread accumulator")
+    with nogil:
+        for nk in prange(N * K, schedule="static", num_threads=threads):
+            _forward_plane(z, f, b, out, nk // K, nk % K, u, v, ph, pw,
+                           &scratch[omp_get_thread_num(), 0])
 
 
 cdef void _filter_grad_block(const floating[:, :, :, ::1] delta,
@@ -89,7 +84,7 @@ cdef void _filter_grad_block(const floating[:, :, :, ::1] delta,
                              floating[:, :, :, ::1] df,
                              Py_ssize_t k, Py_ssize_t c,
                              Py_ssize_t u, Py_ssize_t v, Py_ssize_t ph, Py_ssize_t pw,
-                             double scale) noexcept nogil:
+                             double divisor) noexcept nogil:
     # Eq (5) for one (k, c) block of the kernel gradient: each tap (r, s) sums
     # over n, then over the outputs p, q whose input h, w lies inside the
     # image (the padding contributes 0, so those terms are skipped).
@@ -111,26 +106,26 @@ cdef void _filter_grad_block(const floating[:, :, :, ::1] delta,
                     h = p * u + r - ph
                     for q in range(q0, q1):
                         acc += <double> delta[n, k, p, q] * z[n, c, h, q * v + w0]
-            df[k, c, r, s] = <floating> (acc * scale)
+            df[k, c, r, s] = <floating> (acc / divisor)
 
 
 def conv2d_backward_filter(const floating[:, :, :, ::1] delta,  # IN  (N, K, P, Q)
                            const floating[:, :, :, ::1] z,      # IN  (N, C, H, W)
                            floating[:, :, :, ::1] df,           # OUT (K, C, R, S)
                            Py_ssize_t u, Py_ssize_t v, Py_ssize_t ph, Py_ssize_t pw,
-                           double scale, int num_threads):
-    """Eq (5): df[k,c,r,s] = scale * sum_{n,p,q} delta[n,k,p,q] z[n,c,p*u+r-ph, q*v+s-pw]."""
+                           double divisor, int num_threads):
+    """Eq (5): df[k,c,r,s] = sum_{n,p,q} delta[n,k,p,q] z[n,c,p*u+r-ph, q*v+s-pw] / divisor."""
     cdef Py_ssize_t K = df.shape[0], C = df.shape[1]
     cdef Py_ssize_t kc
     with nogil:
         for kc in prange(K * C, schedule="static", num_threads=num_threads):
-            _filter_grad_block(delta, z, df, kc // C, kc % C, u, v, ph, pw, scale)
+            _filter_grad_block(delta, z, df, kc // C, kc % C, u, v, ph, pw, divisor)
 
 
 def conv2d_backward_bias(const floating[:, :, :, ::1] delta,  # IN  (N, K, P, Q)
                          floating[::1] db,                   # OUT (K,)
-                         double scale, int num_threads):
-    """Eq (6): db[k] = scale * sum_{n,p,q} delta[n,k,p,q]."""
+                         double divisor, int num_threads):
+    """Eq (6): db[k] = sum_{n,p,q} delta[n,k,p,q] / divisor."""
     cdef Py_ssize_t N = delta.shape[0], K = delta.shape[1]
     cdef Py_ssize_t P = delta.shape[2], Q = delta.shape[3]
     cdef Py_ssize_t n, k, p, q
@@ -142,7 +137,7 @@ def conv2d_backward_bias(const floating[:, :, :, ::1] delta,  # IN  (N, K, P, Q)
                 for p in range(P):
                     for q in range(Q):
                         acc = acc + delta[n, k, p, q]
-            db[k] = <floating> (acc * scale)
+            db[k] = <floating> (acc / divisor)
 
 
 cdef void _input_grad_plane(const floating[:, :, :, ::1] delta,

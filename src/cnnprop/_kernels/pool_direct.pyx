@@ -20,11 +20,11 @@ order; as a scatter inside the thread's own plane it needs no lock. Both
 rules sum in float64 and round once.
 """
 from cython cimport floating
-from cython.parallel cimport parallel, prange
-from libc.stdlib cimport malloc, free
+from cython.parallel cimport prange
 from libc.math cimport INFINITY
 
 from ._index cimport span_start, span_stop, window_first, window_last
+from ._openmp cimport omp_get_thread_num
 
 
 cdef inline bint _same(double a, double b) noexcept nogil:
@@ -141,26 +141,22 @@ def maxpool2d_backward(const floating[:, :, :, ::1] delta,  # IN  (N, C, P, Q)
                        const floating[:, :, :, ::1] z,      # IN  (N, C, H, W)
                        const floating[:, :, :, ::1] y,      # IN  (N, C, P, Q)
                        floating[:, :, :, ::1] dz,           # OUT (N, C, H, W)
+                       double[:, ::1] scratch,              # SCRATCH (threads, H*W), ties="first"
                        Py_ssize_t R, Py_ssize_t S,
                        Py_ssize_t u, Py_ssize_t v, Py_ssize_t ph, Py_ssize_t pw,
-                       bint first_only, int num_threads):
-    """Eq (14): dz[n,c,h,w] = sum_{p=Pmin..Pmax} sum_{q=Qmin..Qmax} delta[n,c,p,q] B[n,c,p,q,h,w]."""
+                       bint first_only):
+    """Eq (14): dz[n,c,h,w] = sum_{p=Pmin..Pmax} sum_{q=Qmin..Qmax} delta[n,c,p,q] B[n,c,p,q,h,w].
+
+    Runs on scratch.shape[0] threads.
+    """
     cdef Py_ssize_t N = z.shape[0], C = z.shape[1]
+    cdef int threads = <int> scratch.shape[0]
     cdef Py_ssize_t nc
-    cdef Py_ssize_t skipped = 0
-    cdef double* acc = NULL
-    if not first_only:
-        with nogil:
-            for nc in prange(N * C, schedule="static", num_threads=num_threads):
+    with nogil:
+        if first_only:
+            for nc in prange(N * C, schedule="static", num_threads=threads):
+                _unpool_first_plane(delta, z, y, dz, nc // C, nc % C, R, S, u, v, ph, pw,
+                                    &scratch[omp_get_thread_num(), 0])
+        else:
+            for nc in prange(N * C, schedule="static", num_threads=threads):
                 _unpool_all_plane(delta, z, y, dz, nc // C, nc % C, R, S, u, v, ph, pw)
-        return
-    with nogil, parallel(num_threads=num_threads):
-        acc = <double*> malloc(z.shape[2] * z.shape[3] * sizeof(double))
-        for nc in prange(N * C, schedule="static"):
-            if acc == NULL:
-                skipped += 1
-            else:
-                _unpool_first_plane(delta, z, y, dz, nc // C, nc % C, R, S, u, v, ph, pw, acc)
-        free(acc)
-    if skipped:
-        raise MemoryError("maxpool2d_backward: could not allocate the per-thread plane")

@@ -80,9 +80,14 @@ def gamma(length, u=U64):
     return length * u / (1.0 - length * u)
 
 
+def sum_bound(length, accumulate=np.float64):
+    """The part of bound (1) proportional to ``m``: ``gamma_L(u_acc) + gamma_L(u64)``."""
+    return gamma(length, unit_roundoff(accumulate)) + gamma(length)
+
+
 def reference_bound(length, dtype, accumulate=np.float64):
-    """Bound (1)/(4): kernel in ``dtype`` summing in ``accumulate`` vs a float64 reference."""
-    return gamma(length, unit_roundoff(accumulate)) + gamma(length) + unit_roundoff(dtype)
+    """Bound (1)/(4) relative to ``m``, with the output rounding taken at ``|result| = m``."""
+    return sum_bound(length, accumulate) + unit_roundoff(dtype)
 
 
 def linear_fd_bound(loss_terms, grad_terms):
@@ -90,14 +95,29 @@ def linear_fd_bound(loss_terms, grad_terms):
     return 2 * (gamma(loss_terms) + U64) + gamma(grad_terms)
 
 
-def relative_error(result, truth, magnitude):
-    """``max |result - truth| / magnitude`` elementwise; 0/0 counts as 0, x/0 as inf."""
-    result = np.asarray(result, dtype=np.float64)
+def worst_element(result, truth, magnitude, relative, u_out):
+    """Check ``|result - truth| <= relative * m + u_out * |truth|`` at every element.
+
+    Returns ``(error, bound)`` at the element with the largest error/bound
+    ratio, both divided by that element's magnitude ``m`` (where ``m`` is 0,
+    the truth is an exact 0 and any difference is an infinite error). When
+    every element is exact, the bound reported is the tightest one.
+    """
     truth = np.asarray(truth, dtype=np.float64)
-    magnitude = np.broadcast_to(np.asarray(magnitude, dtype=np.float64), truth.shape)
+    m = np.broadcast_to(np.asarray(magnitude, dtype=np.float64), truth.shape).ravel()
+    result = np.asarray(result, dtype=np.float64).ravel()
+    truth = truth.ravel()
+    if truth.size == 0:
+        return 0.0, 0.0
     diff = np.abs(result - truth)
+    diff = np.where(np.isnan(diff), np.inf, diff)
+    bound = relative * m + u_out * np.abs(truth)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(magnitude > 0, diff / np.where(magnitude > 0, magnitude, 1.0),
-                         np.where(diff == 0, 0.0, np.inf))
-    ratio = np.where(np.isnan(diff), np.inf, ratio)
-    return float(ratio.max()) if ratio.size else 0.0
+        ratio = np.where(bound > 0, diff / np.where(bound > 0, bound, 1.0), np.where(diff == 0, 0.0, np.inf))
+        scaled_bound = np.where(m > 0, bound / np.where(m > 0, m, 1.0), 0.0)
+    i = int(np.argmax(ratio)) if ratio.max() > 0 else int(np.argmin(scaled_bound))
+    if m[i] > 0:
+        error = diff[i] / m[i]
+    else:
+        error = np.inf if diff[i] else 0.0
+    return float(error), float(scaled_bound[i])

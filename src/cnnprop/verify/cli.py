@@ -52,7 +52,8 @@ def main(args, out=None):
         return 2
     for row in report.rows:
         if not row.passed:
-            print(f"FAILED {row.check} [{row.dtype}]: " + "; ".join(row.failures), file=out)
+            more = f"; and {len(row.failures) - 3} more cases" if len(row.failures) > 3 else ""
+            print(f"FAILED {row.check} [{row.dtype}]: " + "; ".join(row.failures[:3]) + more, file=out)
     if args.json:
         report.write_json(args.json)
     if args.junit:

@@ -52,7 +52,8 @@ class AffineCase(NamedTuple):
 
 CONV = (
     ConvCase("stride2_pad1", 2, 3, 8, 8, 4, 3, 3, (2, 2), (1, 1)),
-    ConvCase("asymmetric", 1, 2, 9, 7, 3, 3, 2, (2, 3), (1, 0)),
+    # u != v with paddings where ceil(p/u) != ceil(p/v): a swapped stride shows
+    ConvCase("asymmetric", 1, 2, 9, 10, 3, 3, 2, (1, 3), (2, 1)),
     ConvCase("one_by_one_unused", 2, 3, 5, 6, 2, 1, 1, (2, 2), (0, 0)),
     ConvCase("plain", 3, 2, 7, 6, 3, 3, 2, (1, 1), (0, 0)),
     ConvCase("stride_gt_kernel", 2, 2, 10, 9, 2, 2, 2, (3, 4), (0, 1)),
@@ -61,6 +62,7 @@ CONV = (
     ConvCase("batch1_odd", 1, 3, 11, 13, 5, 5, 3, (3, 2), (2, 1)),
     ConvCase("pad_gt_kernel", 2, 1, 4, 4, 2, 2, 2, (1, 1), (3, 2)),
     ConvCase("lenet_like", 4, 6, 12, 12, 8, 5, 5, (1, 1), (0, 0)),
+    ConvCase("asymmetric_2", 1, 2, 9, 7, 3, 3, 2, (2, 3), (1, 0)),
 )
 
 POOL = (

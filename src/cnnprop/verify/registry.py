@@ -5,7 +5,7 @@ from typing import Callable, Optional, Tuple
 
 import numpy as np
 
-from .bounds import reference_bound, relative_error
+from .bounds import sum_bound, unit_roundoff, worst_element
 
 __all__ = ["Check", "Outcome", "CHECKS", "check", "compare", "case_rng"]
 
@@ -54,9 +54,15 @@ class Check:
         return tuple(self.cases) + tuple(extra)
 
 
-def compare(result, truth, magnitude, length, dtype, method):
-    """Outcome of a kernel result against a float64 truth (bounds (1) and (4))."""
-    return Outcome(relative_error(result, truth, magnitude), reference_bound(length, dtype), method)
+def compare(result, truth, magnitude, length, dtype, method, accumulate=np.float64):
+    """Outcome of a kernel result against a float64 truth (bounds (1) and (4)).
+
+    Every element must satisfy ``|result - truth| <= (gamma_L(u_acc) +
+    gamma_L(u64)) * m + u_out * |truth|``; the worst element is reported.
+    """
+    error, bound = worst_element(result, truth, magnitude, sum_bound(length, accumulate),
+                                 unit_roundoff(dtype))
+    return Outcome(error, bound, method)
 
 
 CHECKS = []
