@@ -186,3 +186,10 @@ def test_catches_a_slightly_wrong_derivative(monkeypatch):
     assert ("activation_backward_fd", "float64") in failed
     assert ("chain_fd", "float64") in failed
     assert ("activation_forward", "float64") not in failed
+
+
+def test_the_cnnprop_console_script_is_installed():
+    from importlib.metadata import entry_points
+
+    scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
+    assert scripts.get("cnnprop") == "cnnprop.__main__:main"
