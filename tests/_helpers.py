@@ -7,13 +7,14 @@ the same exact values and the float64 reference is the exact answer up to its
 own rounding. A sum of L terms computed in floating point with unit roundoff
 u (any order) is within ``gamma_L * sum|terms|``, ``gamma_L = L*u/(1 - L*u)``,
 of the exact sum (Higham, Accuracy and Stability, 2nd ed., section 4.2). The
-kernels accumulate in float64 and round once to the output dtype, so against
-the float64 reference::
+literal kernels accumulate in float64 and round once to the output dtype; the
+GEMM path sums in the data type. Against the float64 reference::
 
-    |kernel - reference| <= 2 * gamma_L(u64) * sum|terms| + u_out * |reference|
+    |kernel - reference| <= (gamma_L(u_acc) + gamma_L(u64)) * sum|terms| + u_out * |reference|
 
-where ``u_out`` is the unit roundoff of the output dtype (the final rounding)
-and the factor 2 covers the reference's own error. ``sum|terms|`` is the same
+where ``u_acc`` is the unit roundoff the kernel sums in, ``u_out`` that of the
+output dtype (the final rounding), and the second gamma covers the
+reference's own error. ``sum|terms|`` is the same
 computation on ``|inputs|``. A wrong index or a missing term breaks this by
 orders of magnitude.
 """
@@ -45,16 +46,18 @@ def distinct(rng, shape, dtype, gap=1.0 / 64):
     return rng.permutation(grid).reshape(shape).astype(dtype)
 
 
-def assert_within(actual, reference, magnitude, length, what=""):
-    """Assert ``|actual - reference| <= 2 gamma_L u64 magnitude + u_out |reference|`` elementwise.
+def assert_within(actual, reference, magnitude, length, what="", accumulate=np.float64):
+    """Assert ``|actual - reference| <= (gamma_L(u_acc) + gamma_L(u64)) m + u_out |reference|``.
 
-    Returns the largest ratio error/bound, so callers can also check that the
-    bound is not vacuous.
+    ``accumulate`` is the precision the kernel sums in: float64 for the
+    literal kernels, the data type for the GEMM path. Returns the largest
+    ratio error/bound.
     """
     actual = np.asarray(actual)
     reference = np.asarray(reference, dtype=np.float64)
     assert actual.shape == reference.shape, (what, actual.shape, reference.shape)
-    bound = (2 * gamma(length) * np.asarray(magnitude, dtype=np.float64)
+    bound = ((gamma(length, unit_roundoff(accumulate)) + gamma(length))
+             * np.asarray(magnitude, dtype=np.float64)
              + unit_roundoff(actual.dtype) * np.abs(reference)
              + np.finfo(np.float64).tiny)
     error = np.abs(actual.astype(np.float64) - reference)

@@ -32,6 +32,8 @@ CONV_GEOMETRIES = {
     # ceil(p_h/u) != ceil(p_h/v) and ceil(p_w/u) != ceil(p_w/v): a swapped
     # stride in any index formula changes the result
     "strides_differ_under_padding": (2, 2, 7, 11, 3, 3, 3, 1, 3, 2, 2),
+    # 1x1, stride 1, no padding: the fast path's im2col-free case
+    "one_by_one": (3, 5, 6, 7, 4, 1, 1, 1, 1, 0, 0),
 }
 
 

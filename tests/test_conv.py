@@ -1,15 +1,25 @@
 """Eqs (4)-(9): convolution forward, kernel, bias and input gradients."""
+from unittest import mock
+
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import cnnprop
+from cnnprop import _gemm_plan
 import _reference as ref
 from cnnprop.verify import references as sref
 from _helpers import assert_fd_linear, assert_within, fd_gradient, gamma, random
 from conftest import CONV_GEOMETRIES, DTYPES
 
 GEOMETRY_IDS = list(CONV_GEOMETRIES)
+# the literal reference kernels, and the fast path (im2col + BLAS)
+ALGORITHMS = ["direct", "fast"]
+
+
+def _acc(algorithm, dtype):
+    """The precision a kernel sums in: float64 for the literal kernels, the data type for BLAS."""
+    return np.float64 if algorithm == "direct" else dtype
 
 
 def _setup(rng, name, dtype):
@@ -24,18 +34,20 @@ def _setup(rng, name, dtype):
 
 # ---------------------------------------------------------------- eq (4)
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", GEOMETRY_IDS)
-def test_forward_matches_numpy_and_scipy(rng, name, dtype):
+def test_forward_matches_numpy_and_scipy(rng, name, dtype, algorithm):
     z, f, b, _, (u, v), (ph, pw) = _setup(rng, name, dtype)
-    out = cnnprop.conv2d_forward(z, f, b, stride=(u, v), padding=(ph, pw))
+    out = cnnprop.conv2d_forward(z, f, b, stride=(u, v), padding=(ph, pw), algorithm=algorithm)
     assert out.dtype == dtype
     magnitude = ref.conv_forward(abs(z), abs(f), abs(b), u, v, ph, pw)
     length = f[0].size + 1
+    acc = _acc(algorithm, dtype)
     expected = ref.conv_forward(z, f, b, u, v, ph, pw)
-    assert_within(out, expected, magnitude, length, "numpy reference")
+    assert_within(out, expected, magnitude, length, "numpy reference", acc)
     assert_within(out, sref.conv_forward(z, f, b, (u, v), (ph, pw)), magnitude, length,
-                  "scipy.signal.correlate")
+                  "scipy.signal.correlate", acc)
 
 
 def test_forward_without_bias_is_forward_with_zero_bias(rng):
@@ -60,64 +72,71 @@ def test_forward_small_example_by_hand():
 
 # ---------------------------------------------------------------- eqs (7)-(9)
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", GEOMETRY_IDS)
-def test_backward_input_matches_numpy_and_scipy(rng, name, dtype):
+def test_backward_input_matches_numpy_and_scipy(rng, name, dtype, algorithm):
     z, f, _, delta, (u, v), (ph, pw) = _setup(rng, name, dtype)
-    dz = cnnprop.conv2d_backward_input(delta, f, z.shape, (u, v), (ph, pw))
+    dz = cnnprop.conv2d_backward_input(delta, f, z.shape, (u, v), (ph, pw), algorithm=algorithm)
     assert dz.dtype == dtype and dz.shape == z.shape
     magnitude = ref.conv_backward_input(abs(delta), abs(f), z.shape, u, v, ph, pw)
     length = f.shape[0] * f.shape[2] * f.shape[3]
+    acc = _acc(algorithm, dtype)
     assert_within(dz, ref.conv_backward_input(delta, f, z.shape, u, v, ph, pw),
-                  magnitude, length, "numpy scatter reference")
+                  magnitude, length, "numpy scatter reference", acc)
     assert_within(dz, sref.conv_backward_input(delta, f, z.shape, (u, v), (ph, pw)),
-                  magnitude, length, "scipy.signal.convolve")
+                  magnitude, length, "scipy.signal.convolve", acc)
 
 
-def test_backward_input_zero_on_rows_the_stride_skips(rng):
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_backward_input_zero_on_rows_the_stride_skips(rng, algorithm):
     z, f, _, delta, stride, pad = _setup(rng, "unused_rows", np.float64)
-    dz = cnnprop.conv2d_backward_input(delta, f, z.shape, stride, pad)
+    dz = cnnprop.conv2d_backward_input(delta, f, z.shape, stride, pad, algorithm=algorithm)
     # windows cover rows/columns 0..6 of 8: the last row and column get nothing
     assert np.all(dz[:, :, 7, :] == 0) and np.all(dz[:, :, :, 7] == 0)
     assert np.all(dz[:, :, :7, :7] != 0)
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("name", ["stride2_pad1", "asymmetric", "unused_rows", "kernel_fills_padded"])
-def test_backward_input_against_finite_differences(rng, name):
+def test_backward_input_against_finite_differences(rng, name, algorithm):
     z, f, b, _, (u, v), (ph, pw) = _setup(rng, name, np.float64)
     out_shape = cnnprop.conv2d_forward(z, f, b, (u, v), (ph, pw)).shape
     g = random(rng, out_shape, np.float64)
 
     def loss(x):
-        return float(np.sum(g * cnnprop.conv2d_forward(x, f, b, (u, v), (ph, pw))))
+        return float(np.sum(g * cnnprop.conv2d_forward(x, f, b, (u, v), (ph, pw), algorithm=algorithm)))
 
     fd = fd_gradient(loss, z, step=1.0)
-    dz = cnnprop.conv2d_backward_input(g, f, z.shape, (u, v), (ph, pw))
+    dz = cnnprop.conv2d_backward_input(g, f, z.shape, (u, v), (ph, pw), algorithm=algorithm)
     magnitude = np.sum(abs(g) * ref.conv_forward(abs(z) + 1, abs(f), abs(b), u, v, ph, pw))
     assert_fd_linear(dz, fd, magnitude, f[0].size + 1 + g.size, 1.0, name)
 
 
 # ---------------------------------------------------------------- eq (5)
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", GEOMETRY_IDS)
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
-def test_backward_filter_matches_numpy_and_scipy(rng, name, dtype, reduction):
+def test_backward_filter_matches_numpy_and_scipy(rng, name, dtype, reduction, algorithm):
     z, f, _, delta, (u, v), (ph, pw) = _setup(rng, name, dtype)
     R, S = f.shape[2:]
-    df = cnnprop.conv2d_backward_filter(delta, z, (R, S), (u, v), (ph, pw), reduction)
+    df = cnnprop.conv2d_backward_filter(delta, z, (R, S), (u, v), (ph, pw), reduction, algorithm=algorithm)
     assert df.dtype == dtype and df.shape == f.shape
     scale = 1 / z.shape[0] if reduction == "mean" else 1.0
     magnitude = ref.conv_backward_filter(abs(delta), abs(z), R, S, u, v, ph, pw, scale)
     length = delta.shape[0] * delta.shape[2] * delta.shape[3] + 1
+    acc = _acc(algorithm, dtype)
     assert_within(df, ref.conv_backward_filter(delta, z, R, S, u, v, ph, pw, scale),
-                  magnitude, length, "numpy reference")
+                  magnitude, length, "numpy reference", acc)
     assert_within(df, sref.conv_backward_filter(delta, z, (R, S), (u, v), (ph, pw), scale),
-                  magnitude, length, "scipy.signal.correlate")
+                  magnitude, length, "scipy.signal.correlate", acc)
 
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("name", ["plain", "stride2_pad1", "stride_gt_kernel", "pad_gt_kernel"])
-def test_backward_filter_and_bias_against_finite_differences(rng, name):
+def test_backward_filter_and_bias_against_finite_differences(rng, name, algorithm):
     """Eqs (5), (6) are derivatives of the mean loss E = (1/N) sum_n E_n."""
     z, f, b, _, (u, v), (ph, pw) = _setup(rng, name, np.float64)
     N = z.shape[0]
@@ -125,11 +144,11 @@ def test_backward_filter_and_bias_against_finite_differences(rng, name):
     g = random(rng, out_shape, np.float64)   # g = dE_n/dZ(l+1) for E_n = sum(g[n] * out[n])
 
     def mean_loss(f_, b_):
-        return float(np.sum(g * cnnprop.conv2d_forward(z, f_, b_, (u, v), (ph, pw)))) / N
+        return float(np.sum(g * cnnprop.conv2d_forward(z, f_, b_, (u, v), (ph, pw), algorithm=algorithm))) / N
 
     magnitude = np.sum(abs(g) * ref.conv_forward(abs(z), abs(f) + 1, abs(b) + 1, u, v, ph, pw)) / N
     length = f[0].size + 1 + g.size
-    df = cnnprop.conv2d_backward_filter(g, z, f.shape[2:], (u, v), (ph, pw))
+    df = cnnprop.conv2d_backward_filter(g, z, f.shape[2:], (u, v), (ph, pw), algorithm=algorithm)
     assert_fd_linear(df, fd_gradient(lambda x: mean_loss(x, b), f, 1.0), magnitude, length, 1.0, "eq 5")
     db = cnnprop.conv2d_backward_bias(g)
     assert_fd_linear(db, fd_gradient(lambda x: mean_loss(f, x), b, 1.0), magnitude, length, 1.0, "eq 6")
@@ -163,7 +182,7 @@ def conv_geometries(draw):
     return dict(N=draw(st.integers(1, 3)), C=draw(st.integers(1, 3)), K=draw(st.integers(1, 3)),
                 H=H, W=W, R=R, S=S, u=draw(st.integers(1, 6)), v=draw(st.integers(1, 6)),
                 ph=ph, pw=pw, seed=draw(st.integers(0, 2 ** 32 - 1)),
-                dtype=draw(st.sampled_from(DTYPES)))
+                dtype=draw(st.sampled_from(DTYPES)), algorithm=draw(st.sampled_from(ALGORITHMS)))
 
 
 @given(conv_geometries())
@@ -171,21 +190,54 @@ def test_all_conv_equations_on_random_geometries(geo):
     rng = np.random.default_rng(geo["seed"])
     N, C, K, H, W, R, S = (geo[k] for k in "N C K H W R S".split())
     u, v, ph, pw, dtype = geo["u"], geo["v"], geo["ph"], geo["pw"], geo["dtype"]
+    kw = dict(algorithm=geo["algorithm"])
+    acc = _acc(geo["algorithm"], dtype)
     z, f = random(rng, (N, C, H, W), dtype), random(rng, (K, C, R, S), dtype)
     b = random(rng, (K,), dtype)
-    out = cnnprop.conv2d_forward(z, f, b, (u, v), (ph, pw))
+    out = cnnprop.conv2d_forward(z, f, b, (u, v), (ph, pw), **kw)
     P, Q = ref.out_size(H, R, u, ph), ref.out_size(W, S, v, pw)
     assert out.shape == (N, K, P, Q)
     assert_within(out, ref.conv_forward(z, f, b, u, v, ph, pw),
-                  ref.conv_forward(abs(z), abs(f), abs(b), u, v, ph, pw), C * R * S + 1, "eq 4")
+                  ref.conv_forward(abs(z), abs(f), abs(b), u, v, ph, pw), C * R * S + 1, "eq 4", acc)
     delta = random(rng, out.shape, dtype)
-    dz = cnnprop.conv2d_backward_input(delta, f, z.shape, (u, v), (ph, pw))
+    dz = cnnprop.conv2d_backward_input(delta, f, z.shape, (u, v), (ph, pw), **kw)
     assert_within(dz, ref.conv_backward_input(delta, f, z.shape, u, v, ph, pw),
-                  ref.conv_backward_input(abs(delta), abs(f), z.shape, u, v, ph, pw), K * R * S, "eq 7")
-    df = cnnprop.conv2d_backward_filter(delta, z, (R, S), (u, v), (ph, pw))
+                  ref.conv_backward_input(abs(delta), abs(f), z.shape, u, v, ph, pw), K * R * S, "eq 7", acc)
+    df = cnnprop.conv2d_backward_filter(delta, z, (R, S), (u, v), (ph, pw), **kw)
     assert_within(df, ref.conv_backward_filter(delta, z, R, S, u, v, ph, pw, 1 / N),
                   ref.conv_backward_filter(abs(delta), abs(z), R, S, u, v, ph, pw, 1 / N),
-                  N * P * Q + 1, "eq 5")
+                  N * P * Q + 1, "eq 5", acc)
+
+
+@settings(max_examples=30)
+@given(conv_geometries(), st.integers(1, 40), st.booleans())
+def test_fast_path_agrees_with_the_literal_kernels(geo, batch, small_blocks):
+    """The GEMM path against the literal kernels, with batches that span several
+    column blocks (and, with small blocks, blocks of several samples, several
+    tasks and partial sums)."""
+    with mock.patch.object(_gemm_plan, "BLOCK_BYTES", 0 if small_blocks else _gemm_plan.BLOCK_BYTES):
+        _fast_against_literal(geo, batch)
+
+
+def _fast_against_literal(geo, batch):
+    rng = np.random.default_rng(geo["seed"])
+    C, K, H, W, R, S = (geo[k] for k in "C K H W R S".split())
+    stride, pad, dtype = (geo["u"], geo["v"]), (geo["ph"], geo["pw"]), geo["dtype"]
+    z, f = random(rng, (batch, C, H, W), dtype), random(rng, (K, C, R, S), dtype)
+    b = random(rng, (K,), dtype)
+    runs = {}
+    for algorithm in ALGORITHMS:
+        out = cnnprop.conv2d_forward(z, f, b, stride, pad, algorithm=algorithm)
+        delta = random(np.random.default_rng(1), out.shape, dtype)
+        runs[algorithm] = (out, cnnprop.conv2d_backward_input(delta, f, z.shape, stride, pad, algorithm=algorithm),
+                           cnnprop.conv2d_backward_filter(delta, z, (R, S), stride, pad, algorithm=algorithm))
+    magnitudes = (ref.conv_forward(abs(z), abs(f), abs(b), *stride, *pad),
+                  ref.conv_backward_input(abs(delta), abs(f), z.shape, *stride, *pad),
+                  ref.conv_backward_filter(abs(delta), abs(z), R, S, *stride, *pad, 1 / batch))
+    lengths = (C * R * S + 1, K * R * S, delta[:, 0].size + 1)
+    for fast, literal, m, length in zip(runs["fast"], runs["direct"], magnitudes, lengths):
+        # both against the exact value: the literal within u_out, the fast one within gamma_L(dtype)
+        assert_within(fast, literal, m, length, "fast vs direct", accumulate=dtype)
 
 
 @given(conv_geometries())
@@ -208,15 +260,22 @@ def test_input_delta_is_the_adjoint_of_the_forward_map(geo):
 
 # ---------------------------------------------------------------- threads
 
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_results_bitwise_identical_for_any_thread_count(rng, dtype):
-    z, f, b, delta, stride, pad = _setup(rng, "batch1_odd", dtype)
+@pytest.mark.parametrize("name", ["batch1_odd", "plain", "one_by_one_strided", "one_by_one"])
+def test_results_bitwise_identical_for_any_thread_count(rng, monkeypatch, name, dtype, algorithm):
+    # the smallest blocks: many blocks, tasks and partial sums to spread over threads
+    monkeypatch.setattr(_gemm_plan, "BLOCK_BYTES", 0)
+    z, f, b, delta, stride, pad = _setup(rng, name, dtype)
+    # a batch large enough for several blocks, tasks and partial sums
+    z, delta = np.concatenate([z] * 9), np.concatenate([delta] * 9)
+    kw = dict(algorithm=algorithm)
     runs = []
-    for threads in (1, 2, 3):
+    for threads in (1, 2, 3, 5):
         runs.append((
-            cnnprop.conv2d_forward(z, f, b, stride, pad, num_threads=threads),
-            cnnprop.conv2d_backward_input(delta, f, z.shape, stride, pad, num_threads=threads),
-            cnnprop.conv2d_backward_filter(delta, z, f.shape[2:], stride, pad, num_threads=threads),
+            cnnprop.conv2d_forward(z, f, b, stride, pad, num_threads=threads, **kw),
+            cnnprop.conv2d_backward_input(delta, f, z.shape, stride, pad, num_threads=threads, **kw),
+            cnnprop.conv2d_backward_filter(delta, z, f.shape[2:], stride, pad, num_threads=threads, **kw),
             cnnprop.conv2d_backward_bias(delta, num_threads=threads),
         ))
     for other in runs[1:]:

@@ -25,6 +25,7 @@ window_range                    (8), (9), (12)
 Arrays are NCHW, float32 or float64. Parameter gradients carry the source's
 1/N (``reduction="mean"``) unless ``reduction="sum"`` is asked for.
 """
+from ._algorithm import ALGORITHMS, current_algorithm, use_algorithm
 from ._kernels import _support
 from .activation import ACTIVATIONS, activation_backward, activation_forward
 from .affine import (affine_backward_bias, affine_backward_input,
@@ -52,6 +53,9 @@ __all__ = [
     "affine_backward_bias",
     "output_size",
     "window_range",
+    "use_algorithm",
+    "current_algorithm",
+    "ALGORITHMS",
     "build_info",
 ]
 

@@ -8,7 +8,10 @@ import math
 import numpy as np
 
 from . import _validate as check
-from ._kernels import affine_direct
+from ._blas_threads import controller as blas_threads
+from ._algorithm import resolve
+from ._gemm_plan import AUTO_GEMM_WORK, fits_blas, plan_tiles
+from ._kernels import affine_direct, affine_gemm
 from ._threads import resolve_num_threads
 
 __all__ = [
@@ -28,7 +31,17 @@ def _rows(value, name, what):
     return check.float_array(value, name, ndim=2, what=what)
 
 
-def affine_forward(z, w, b=None, *, num_threads=None):
+def _tiled_product(trans_a, trans_b, a, b, c, bias, alpha, num_threads, work):
+    """C = alpha op(A) op(B) (+ bias) on the fast path: fixed tiles, single-threaded BLAS each."""
+    tiles = plan_tiles(*c.shape)
+    threads = min(resolve_num_threads(num_threads, work=work), len(tiles))
+    bias = np.empty(0, dtype=c.dtype) if bias is None else bias
+    with blas_threads().limit(1):
+        affine_gemm.gemm_tiled(trans_a, trans_b, a, b, c, bias, alpha, tiles, threads)
+    return c
+
+
+def affine_forward(z, w, b=None, *, algorithm="auto", num_threads=None):
     """Affine forward pass, eq (17).
 
     ``out[n,i] = sum_j w[i,j] * z[n,j] + b[i]``.
@@ -41,6 +54,12 @@ def affine_forward(z, w, b=None, *, num_threads=None):
         Weights, same dtype as ``z``.
     b : ndarray of shape (I,), optional
         Bias; None means no bias.
+    algorithm : {"auto", "direct", "fast"}
+        ``"direct"``: the literal kernel of the equation, summing in float64
+        (the reference path). ``"fast"``: lowered to BLAS matrix products,
+        summing in the data type. ``"auto"`` (default): the choice of
+        :func:`use_algorithm`, else ``"fast"`` for calls of at least 200k
+        multiply-adds.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -58,8 +77,8 @@ def affine_forward(z, w, b=None, *, num_threads=None):
 
     Notes
     -----
-    Sums accumulate in float64, in a fixed order independent of
-    ``num_threads``.
+    Sums run in a fixed order independent of ``num_threads``: in float64 in
+    the literal kernel, in the data type on the fast path.
 
     Examples
     --------
@@ -80,13 +99,15 @@ def affine_forward(z, w, b=None, *, num_threads=None):
     if b is None:
         b = np.zeros(I, dtype=dtype)
     check.check_shape(b, "b", (I,), "one bias per row of w")
-    threads = resolve_num_threads(num_threads, work=N * I * J)
     out = np.empty((N, I), dtype=dtype)
+    if resolve(algorithm, N * I * J, AUTO_GEMM_WORK, fits_blas(N, I, J)) == "fast":
+        return _tiled_product(False, True, z, w, out, b, 1.0, num_threads, N * I * J)
+    threads = resolve_num_threads(num_threads, work=N * I * J)
     affine_direct.affine_forward(z, w, b, out, threads)
     return out
 
 
-def affine_backward_input(delta, w, input_shape, *, num_threads=None):
+def affine_backward_input(delta, w, input_shape, *, algorithm="auto", num_threads=None):
     """Input delta of an affine layer, eq (20).
 
     ``dz[n,j] = sum_i delta[n,i] * w[i,j]``, the sum running over the layer's
@@ -101,6 +122,12 @@ def affine_backward_input(delta, w, input_shape, *, num_threads=None):
     input_shape : tuple of int
         Shape of the layer input, ``(N, J)`` or ``(N, C, H, W)`` with
         ``C*H*W = J``; the result has this shape.
+    algorithm : {"auto", "direct", "fast"}
+        ``"direct"``: the literal kernel of the equation, summing in float64
+        (the reference path). ``"fast"``: lowered to BLAS matrix products,
+        summing in the data type. ``"auto"`` (default): the choice of
+        :func:`use_algorithm`, else ``"fast"`` for calls of at least 200k
+        multiply-adds.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -131,14 +158,16 @@ def affine_backward_input(delta, w, input_shape, *, num_threads=None):
     I = w.shape[0]
     check.check_shape(w, "w", (I, J), f"J = {J} features for input_shape {shape}")
     check.check_shape(delta, "delta", (N, I), "(N, I): N from input_shape, I rows of w")
-    threads = resolve_num_threads(num_threads, work=N * I * J)
     dz = np.empty((N, J), dtype=dtype)
+    if resolve(algorithm, N * I * J, AUTO_GEMM_WORK, fits_blas(N, I, J)) == "fast":
+        return _tiled_product(False, False, delta, w, dz, None, 1.0, num_threads, N * I * J).reshape(shape)
+    threads = resolve_num_threads(num_threads, work=N * I * J)
     scratch = np.empty((threads, min(J, affine_direct.BLOCK)))   # a float64 row a thread
     affine_direct.affine_backward_input(delta, w, dz, scratch)
     return dz.reshape(shape)
 
 
-def affine_backward_weight(delta, z, reduction="mean", *, num_threads=None):
+def affine_backward_weight(delta, z, reduction="mean", *, algorithm="auto", num_threads=None):
     """Weight gradient of an affine layer, eq (18).
 
     ``dw[i,j] = (1/N) sum_n delta[n,i] * z[n,j]``.
@@ -151,6 +180,12 @@ def affine_backward_weight(delta, z, reduction="mean", *, num_threads=None):
         Layer input of the forward pass, same dtype as ``delta``.
     reduction : {"mean", "sum"}
         ``"mean"`` is the source's ``1/N`` (erratum E9); ``"sum"`` drops it.
+    algorithm : {"auto", "direct", "fast"}
+        ``"direct"``: the literal kernel of the equation, summing in float64
+        (the reference path). ``"fast"``: lowered to BLAS matrix products,
+        summing in the data type. ``"auto"`` (default): the choice of
+        :func:`use_algorithm`, else ``"fast"`` for calls of at least 200k
+        multiply-adds.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -168,8 +203,8 @@ def affine_backward_weight(delta, z, reduction="mean", *, num_threads=None):
 
     Notes
     -----
-    Summed over ``n`` in float64 in a fixed order, independent of
-    ``num_threads``.
+    Summed over ``n`` in a fixed order, independent of ``num_threads``: in
+    float64 in the literal kernel, in the data type on the fast path.
 
     Examples
     --------
@@ -186,8 +221,10 @@ def affine_backward_weight(delta, z, reduction="mean", *, num_threads=None):
     I = delta.shape[1]
     check.check_shape(delta, "delta", (N, I), f"N = {N} samples of z")
     divisor = check.reduction_divisor(reduction, N)
-    threads = resolve_num_threads(num_threads, work=N * I * J)
     dw = np.empty((I, J), dtype=dtype)
+    if resolve(algorithm, N * I * J, AUTO_GEMM_WORK, fits_blas(N, I, J)) == "fast":
+        return _tiled_product(True, False, delta, z, dw, None, 1.0 / divisor, num_threads, N * I * J)
+    threads = resolve_num_threads(num_threads, work=N * I * J)
     scratch = np.empty((threads, J))              # a float64 row a thread
     affine_direct.affine_backward_weight(delta, z, dw, scratch, divisor)
     return dw

@@ -1,12 +1,17 @@
 """2-D convolution: eqs (4)-(9) of SPEC.md.
 
 Each function validates its arguments, resolves the geometry and the thread
-count, allocates the result and runs one literal Cython kernel.
+count, allocates the result, picks a kernel and runs it: the literal kernel
+of the equation (``algorithm="direct"``, the reference) or its lowering to
+matrix products (``algorithm="fast"``).
 """
 import numpy as np
 
 from . import _validate as check
-from ._kernels import conv_direct
+from ._blas_threads import controller as blas_threads
+from ._algorithm import resolve
+from ._gemm_plan import AUTO_GEMM_WORK, fits_blas, plan_conv
+from ._kernels import conv_direct, conv_gemm
 from ._threads import resolve_num_threads
 from .geometry import sliding_window
 
@@ -29,7 +34,19 @@ def _check_channels(count, name, expected, expected_name):
         )
 
 
-def conv2d_forward(z, f, b=None, stride=1, padding=0, *, num_threads=None):
+def _gemm_setup(N, C, K, g, dtype, num_threads, work, tasks):
+    """Plan, thread count (at most one thread a task) and scratch of a fast-path call."""
+    plan = plan_conv(N, C, K, g.P, g.Q, g.R, g.S, (g.u, g.v), (g.ph, g.pw), dtype.itemsize)
+    threads = min(resolve_num_threads(num_threads, work=work), tasks(plan))
+    return plan, threads
+
+
+def _scratch(threads, size, dtype):
+    # never empty: a bounds-checked build checks even untaken pointers' rows
+    return np.empty((threads, max(1, size)), dtype=dtype)
+
+
+def conv2d_forward(z, f, b=None, stride=1, padding=0, *, algorithm="auto", num_threads=None):
     """Convolution forward pass, eq (4).
 
     ``out[n,k,p,q] = sum_{c,r,s} z[n,c,h,w] * f[k,c,r,s] + b[k]`` with
@@ -48,6 +65,12 @@ def conv2d_forward(z, f, b=None, stride=1, padding=0, *, num_threads=None):
         ``(u, v)``, at least 1.
     padding : int or (int, int)
         Zero padding ``(p_h, p_w)`` on each side, at least 0.
+    algorithm : {"auto", "direct", "fast"}
+        ``"direct"``: the literal kernel of the equation, summing in float64
+        (the reference path). ``"fast"``: lowered to BLAS matrix products,
+        summing in the data type. ``"auto"`` (default): the choice of
+        :func:`use_algorithm`, else ``"fast"`` for calls of at least 200k
+        multiply-adds.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -67,9 +90,11 @@ def conv2d_forward(z, f, b=None, stride=1, padding=0, *, num_threads=None):
 
     Notes
     -----
-    Sums accumulate in float64 and are rounded once to the output dtype. The
-    result does not depend on ``num_threads``. NaN and inf propagate as in
-    IEEE arithmetic. Non-contiguous inputs are copied first.
+    The literal kernel sums in float64 and rounds once to the output dtype;
+    the fast path sums in the data type. Either way the result is bitwise the
+    same for any ``num_threads``. NaN and inf propagate as in IEEE arithmetic
+    (see docs/conventions.md for kernel weights facing the padding).
+    Non-contiguous inputs are copied first.
 
     Examples
     --------
@@ -92,14 +117,26 @@ def conv2d_forward(z, f, b=None, stride=1, padding=0, *, num_threads=None):
         b = np.zeros(K, dtype=dtype)
     check.check_shape(b, "b", (K,), "one bias per output channel of f")
     g = sliding_window(z.shape[2:], f.shape[2:], stride, padding)
-    threads = resolve_num_threads(num_threads, work=N * K * g.P * g.Q * f[0].size)
+    work = N * K * g.P * g.Q * f[0].size
     out = np.empty((N, K, g.P, g.Q), dtype=dtype)
-    scratch = np.empty((threads, g.P * g.Q))     # one float64 accumulator plane a thread
-    conv_direct.conv2d_forward(z, f, b, out, scratch, g.u, g.v, g.ph, g.pw)
+    fits = fits_blas(K, f[0].size, N * g.P * g.Q, z[0, 0].size)
+    if resolve(algorithm, work, AUTO_GEMM_WORK, fits) == "direct":
+        threads = resolve_num_threads(num_threads, work=work)
+        scratch = np.empty((threads, g.P * g.Q))     # one float64 accumulator plane a thread
+        conv_direct.conv2d_forward(z, f, b, out, scratch, g.u, g.v, g.ph, g.pw)
+        return out
+    plan, threads = _gemm_setup(N, C, K, g, dtype, num_threads, work, lambda p: len(p.blocks))
+    multi = bool(np.any(plan.blocks[:, 1] - plan.blocks[:, 0] > 1))
+    cols = _scratch(threads, 0 if plan.direct_cols else f[0].size * plan.max_cols, dtype)
+    block_out = _scratch(threads, K * plan.max_cols if multi else 0, dtype)
+    with blas_threads().limit(1):
+        conv_gemm.conv2d_forward(z, f, b, out, plan.blocks, cols, block_out,
+                                 g.u, g.v, g.ph, g.pw, plan.direct_cols)
     return out
 
 
-def conv2d_backward_input(delta, f, input_shape, stride=1, padding=0, *, num_threads=None):
+def conv2d_backward_input(delta, f, input_shape, stride=1, padding=0, *, algorithm="auto",
+                          num_threads=None):
     """Input delta of a convolution, eqs (7)-(9).
 
     ``dz[n,c,h,w] = sum_k sum_{p=Pmin..Pmax} sum_{q=Qmin..Qmax} delta[n,k,p,q] * f[k,c,r,s]``
@@ -121,6 +158,12 @@ def conv2d_backward_input(delta, f, input_shape, stride=1, padding=0, *, num_thr
         ``(u, v)`` of the forward pass.
     padding : int or (int, int)
         ``(p_h, p_w)`` of the forward pass.
+    algorithm : {"auto", "direct", "fast"}
+        ``"direct"``: the literal kernel of the equation, summing in float64
+        (the reference path). ``"fast"``: lowered to BLAS matrix products,
+        summing in the data type. ``"auto"`` (default): the choice of
+        :func:`use_algorithm`, else ``"fast"`` for calls of at least 200k
+        multiply-adds.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -140,8 +183,10 @@ def conv2d_backward_input(delta, f, input_shape, stride=1, padding=0, *, num_thr
 
     Notes
     -----
-    Computed as a gather over the window ranges, as eq (7) reads, with sums
-    in float64; independent of ``num_threads``.
+    The literal kernel computes a gather over the window ranges, as eq (7)
+    reads, with sums in float64; the fast path computes ``F^T delta`` and
+    scatters it back (col2im). Either way bitwise independent of
+    ``num_threads``.
 
     Examples
     --------
@@ -165,14 +210,26 @@ def conv2d_backward_input(delta, f, input_shape, stride=1, padding=0, *, num_thr
     check.check_shape(delta, "delta", (N, K, g.P, g.Q),
                       f"(N, K, P, Q) for input_shape {(N, C, H, W)}, {K} kernels of "
                       f"{g.R}x{g.S}, stride ({g.u}, {g.v}), padding ({g.ph}, {g.pw})")
-    threads = resolve_num_threads(num_threads, work=delta.size * f[0].size)
+    work = delta.size * f[0].size
     dz = np.empty((N, C, H, W), dtype=dtype)
-    conv_direct.conv2d_backward_input(delta, f, dz, g.u, g.v, g.ph, g.pw, threads)
+    fits = fits_blas(K, f[0].size, N * g.P * g.Q, H * W)
+    if resolve(algorithm, work, AUTO_GEMM_WORK, fits) == "direct":
+        threads = resolve_num_threads(num_threads, work=work)
+        conv_direct.conv2d_backward_input(delta, f, dz, g.u, g.v, g.ph, g.pw, threads)
+        return dz
+    plan, threads = _gemm_setup(N, C, K, g, dtype, num_threads, work,
+                                lambda p: len(p.groups) * len(p.channels))
+    rows = int(np.max(plan.channels[:, 1] - plan.channels[:, 0])) * g.R * g.S
+    cols = _scratch(threads, 0 if plan.direct_cols else rows * plan.max_cols, dtype)
+    block_delta = _scratch(threads, K * plan.max_cols, dtype)
+    with blas_threads().limit(1):
+        conv_gemm.conv2d_backward_input(delta, f, dz, plan.blocks, plan.groups, plan.channels,
+                                        cols, block_delta, g.u, g.v, g.ph, g.pw, plan.direct_cols)
     return dz
 
 
 def conv2d_backward_filter(delta, z, kernel_size, stride=1, padding=0, reduction="mean",
-                           *, num_threads=None):
+                           *, algorithm="auto", num_threads=None):
     """Kernel gradient of a convolution, eq (5).
 
     ``df[k,c,r,s] = (1/N) sum_{n,p,q} delta[n,k,p,q] * z[n,c,h,w]`` with
@@ -193,6 +250,12 @@ def conv2d_backward_filter(delta, z, kernel_size, stride=1, padding=0, reduction
     reduction : {"mean", "sum"}
         ``"mean"`` is the source's ``1/N`` (gradient of the mean loss,
         erratum E9); ``"sum"`` drops it.
+    algorithm : {"auto", "direct", "fast"}
+        ``"direct"``: the literal kernel of the equation, summing in float64
+        (the reference path). ``"fast"``: lowered to BLAS matrix products,
+        summing in the data type. ``"auto"`` (default): the choice of
+        :func:`use_algorithm`, else ``"fast"`` for calls of at least 200k
+        multiply-adds.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -210,8 +273,9 @@ def conv2d_backward_filter(delta, z, kernel_size, stride=1, padding=0, reduction
 
     Notes
     -----
-    The sum over ``n, p, q`` runs in float64 in a fixed order: the result is
-    bitwise the same for any ``num_threads``.
+    The sum over ``n, p, q`` runs in a fixed order (float64 in the literal
+    kernel, the data type on the fast path): the result is bitwise the same
+    for any ``num_threads``.
 
     Examples
     --------
@@ -232,9 +296,23 @@ def conv2d_backward_filter(delta, z, kernel_size, stride=1, padding=0, reduction
     check.check_shape(delta, "delta", (N, K, g.P, g.Q),
                       f"(N, K, P, Q) for z of shape {z.shape}, kernel_size ({g.R}, {g.S}), "
                       f"stride ({g.u}, {g.v}), padding ({g.ph}, {g.pw})")
-    threads = resolve_num_threads(num_threads, work=delta.size * C * g.R * g.S)
+    work = delta.size * C * g.R * g.S
     df = np.empty((K, C, g.R, g.S), dtype=dtype)
-    conv_direct.conv2d_backward_filter(delta, z, df, g.u, g.v, g.ph, g.pw, divisor, threads)
+    fits = fits_blas(K, C * g.R * g.S, N * g.P * g.Q, H * W)
+    if resolve(algorithm, work, AUTO_GEMM_WORK, fits) == "direct":
+        threads = resolve_num_threads(num_threads, work=work)
+        conv_direct.conv2d_backward_filter(delta, z, df, g.u, g.v, g.ph, g.pw, divisor, threads)
+        return df
+    plan, threads = _gemm_setup(N, C, K, g, dtype, num_threads, work,
+                                lambda p: max(len(p.spans) * len(p.rows), 2))
+    rows = int(np.max(plan.rows[:, 1] - plan.rows[:, 0]))
+    cols = _scratch(threads, 0 if plan.direct_cols else rows * plan.max_cols, dtype)
+    block_delta = _scratch(threads, K * plan.max_cols, dtype)
+    partials = np.empty((len(plan.spans), df.size), dtype=dtype)
+    with blas_threads().limit(1):
+        conv_gemm.conv2d_backward_filter(delta, z, df, plan.blocks, plan.spans, plan.rows, partials,
+                                         cols, block_delta, g.u, g.v, g.ph, g.pw, plan.direct_cols,
+                                         divisor)
     return df
 
 

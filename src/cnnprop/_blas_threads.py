@@ -1,0 +1,109 @@
+"""Keep the BLAS behind scipy.linalg.cython_blas on one thread while our kernels call it.
+
+The fast kernels call BLAS from inside OpenMP parallel loops, one call per
+task on each thread. If BLAS also spread each call over its own thread pool,
+the two pools would fight for the same cores (oversubscription). So around a
+kernel call BLAS is set to one thread, and set back afterwards.
+
+scipy's wheels link OpenBLAS (``libscipy_openblas``), whose thread count is
+set with ``scipy_openblas_set_num_threads`` (``openblas_set_num_threads`` in
+other builds). The library is looked up once, among the shared objects this
+process has loaded, and cached. With another BLAS (MKL, Accelerate, a
+system BLAS), :func:`controller` returns a controller that does nothing, and
+``cnnprop.build_info()["blas_threads"]`` says so.
+"""
+import ctypes
+import functools
+import glob
+import os
+import threading
+from contextlib import contextmanager
+
+__all__ = ["controller", "BlasThreads"]
+
+# (setter, getter) pairs tried in order, for the builds of OpenBLAS in the wild
+_SYMBOLS = (
+    ("scipy_openblas_set_num_threads", "scipy_openblas_get_num_threads"),
+    ("scipy_openblas_set_num_threads64_", "scipy_openblas_get_num_threads64_"),
+    ("openblas_set_num_threads", "openblas_get_num_threads"),
+    ("openblas_set_num_threads64_", "openblas_get_num_threads64_"),
+)
+
+
+class BlasThreads:
+    """Get and temporarily limit the thread count of one BLAS library."""
+
+    def __init__(self, path=None, setter=None, getter=None):
+        self.path = path
+        self._set = setter
+        self._get = getter
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved = None
+
+    @property
+    def available(self):
+        """True when this process's BLAS thread count can be controlled."""
+        return self._set is not None
+
+    def get(self):
+        """BLAS threads now, or None when unknown."""
+        return int(self._get()) if self._get is not None else None
+
+    @contextmanager
+    def limit(self, count=1):
+        """Within the block, BLAS runs ``count`` threads; nested and thread-safe."""
+        if not self.available:
+            yield
+            return
+        with self._lock:
+            if self._depth == 0:
+                self._saved = self.get()
+                if self._saved != count:
+                    self._set(count)
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._saved != count:
+                    self._set(self._saved)
+
+
+def _loaded_libraries():
+    """Paths of the shared objects loaded in this process (Linux), else scipy's bundled ones."""
+    try:
+        with open("/proc/self/maps") as fh:
+            paths = {line.split()[-1] for line in fh if "/" in line}
+        return sorted(p for p in paths if os.path.isfile(p))
+    except OSError:
+        import scipy
+
+        root = os.path.dirname(scipy.__file__)
+        return sorted(glob.glob(os.path.join(root, "..", "scipy.libs", "*"))
+                      + glob.glob(os.path.join(root, ".dylibs", "*")))
+
+
+@functools.lru_cache(maxsize=None)
+def controller():
+    """The cached :class:`BlasThreads` of the BLAS that scipy.linalg.cython_blas uses."""
+    import scipy.linalg.cython_blas  # noqa: F401  (loads the library)
+
+    # numpy's wheels bundle their own OpenBLAS (numpy.libs), which scipy does
+    # not use; prefer the one bundled with scipy, else a shared one (conda)
+    candidates = [p for p in _loaded_libraries()
+                  if "openblas" in os.path.basename(p).lower() and "numpy.libs" not in p]
+    candidates.sort(key=lambda p: "scipy" not in p.lower())
+    for path in candidates:
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for set_name, get_name in _SYMBOLS:
+            setter, getter = getattr(lib, set_name, None), getattr(lib, get_name, None)
+            if setter is not None and getter is not None:
+                setter.argtypes, setter.restype = [ctypes.c_int], None
+                getter.argtypes, getter.restype = [], ctypes.c_int
+                return BlasThreads(path, setter, getter)
+    return BlasThreads()
