@@ -9,7 +9,7 @@ import pytest
 
 import cnnprop
 from cnnprop import verify
-from cnnprop._kernels import activation_direct, conv_direct, pool_direct
+from cnnprop._kernels import activation_direct, conv_direct, conv_gemm, pool_direct
 
 
 @pytest.fixture(scope="module")
@@ -18,7 +18,11 @@ def quick_report():
 
 
 def _failed(report):
-    return {(r.check, r.dtype) for r in report.rows if not r.passed}
+    return {(r.check, r.dtype, r.path) for r in report.rows if not r.passed}
+
+
+def _failed_names(report):
+    return {r.check for r in report.rows if not r.passed}
 
 
 # ---------------------------------------------------------------- the command
@@ -49,13 +53,14 @@ def test_json_and_junit_reports(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     data = json.loads(json_path.read_text())
     assert data["seed"] == 7 and data["quick"] is True
-    assert data["summary"] == {"passed": 2, "failed": 0}
+    assert data["summary"] == {"passed": 4, "failed": 0}
     assert {r["check"] for r in data["rows"]} == {"maxpool_ties_all", "maxpool_ties_first"}
     assert all(r["dtype"] == "float32" and r["error"] <= r["bound"] for r in data["rows"])
     suite = ET.parse(xml_path).getroot()
-    assert suite.tag == "testsuite" and suite.get("tests") == "2" and suite.get("failures") == "0"
+    assert suite.tag == "testsuite" and suite.get("tests") == "4" and suite.get("failures") == "0"
     names = sorted(case.get("name") for case in suite.iter("testcase"))
-    assert names == ["maxpool_ties_all[float32]", "maxpool_ties_first[float32]"]
+    assert names == ["maxpool_ties_all[float32,direct]", "maxpool_ties_all[float32,fast]",
+                     "maxpool_ties_first[float32,direct]", "maxpool_ties_first[float32,fast]"]
 
 
 def test_list_shows_every_check():
@@ -79,8 +84,8 @@ def test_quick_report_covers_every_check_and_equation(quick_report):
     for row in quick_report.rows:
         assert np.isfinite(row.error) and 0 <= row.error <= row.bound
         assert row.method
-    dtypes = {r.dtype for r in quick_report.rows}
-    assert dtypes == {"float64", "float32", "-"}
+    assert {r.dtype for r in quick_report.rows} == {"float64", "float32", "-"}
+    assert {r.path for r in quick_report.rows} == {"direct", "fast", "-"}
 
 
 def test_float64_checks_agree_to_1e9_relative_or_better(quick_report):
@@ -133,12 +138,13 @@ def _eq7_off_by_one(delta, f, dz, u, v, ph, pw, threads):
 
 def test_catches_an_off_by_one_window_range_in_eq_7(monkeypatch):
     monkeypatch.setattr(conv_direct, "conv2d_backward_input", _eq7_off_by_one)
-    report = verify.run(quick=True, checks=["conv*"])
-    failed = _failed(report)
-    assert ("conv_input_grad_fd", "float64") in failed
-    assert ("conv_input_grad_scipy", "float64") in failed
-    assert ("conv_input_grad_scipy", "float32") in failed
-    assert not {name for name, _ in failed} - {"conv_input_grad_fd", "conv_input_grad_scipy"}
+    failed = _failed(verify.run(quick=True, checks=["conv*"]))
+    assert {("conv_input_grad_fd", "float64", "direct"), ("conv_input_grad_scipy", "float64", "direct"),
+            ("conv_input_grad_scipy", "float32", "direct"), ("conv_fast_vs_direct", "float64", "-")} <= failed
+    # the fast path and the other equations are untouched
+    assert {name for name, _, path in failed if path != "fast"} == {
+        "conv_input_grad_fd", "conv_input_grad_scipy", "conv_fast_vs_direct"}
+    assert not {row for row in failed if row[2] == "fast"}
 
 
 def test_catches_a_missing_one_over_n_in_eq_5(monkeypatch):
@@ -148,8 +154,23 @@ def test_catches_a_missing_one_over_n_in_eq_5(monkeypatch):
         real(delta, z, df, u, v, ph, pw, 1.0, threads)
 
     monkeypatch.setattr(conv_direct, "conv2d_backward_filter", without_mean)
-    failed = {name for name, _ in _failed(verify.run(quick=True))}
-    assert failed == {"conv_filter_grad_fd", "conv_filter_grad_scipy", "mean_is_sum_over_n", "chain_fd"}
+    report = verify.run(quick=True, paths=["direct"])
+    assert _failed_names(report) == {"conv_filter_grad_fd", "conv_filter_grad_scipy", "mean_is_sum_over_n",
+                                     "chain_fd", "conv_fast_vs_direct"}
+
+
+def test_catches_a_broken_fast_path(monkeypatch):
+    """The fast kernel of eq (5) without its 1/N: only the fast-path rows fail."""
+    real = conv_gemm.conv2d_backward_filter
+
+    def without_mean(*args):
+        real(*args[:-1], 1.0)
+
+    monkeypatch.setattr(conv_gemm, "conv2d_backward_filter", without_mean)
+    failed = _failed(verify.run(quick=True, checks=["conv*", "mean*"]))
+    assert {("conv_filter_grad_fd", "float64", "fast"), ("conv_filter_grad_scipy", "float32", "fast"),
+            ("mean_is_sum_over_n", "float64", "fast"), ("conv_fast_vs_direct", "float32", "-")} <= failed
+    assert not {row for row in failed if row[2] == "direct"}
 
 
 def test_catches_an_off_by_one_in_the_public_window_range(monkeypatch):
@@ -157,7 +178,7 @@ def test_catches_an_off_by_one_in_the_public_window_range(monkeypatch):
     monkeypatch.setattr(cnnprop, "window_range",
                         lambda i, P, R, u, p: range(real(i, P, R, u, p).start, real(i, P, R, u, p).stop + 1))
     failed = _failed(verify.run(quick=True, checks=["window_ranges", "conv_forward"]))
-    assert failed == {("window_ranges", "-")}
+    assert failed == {("window_ranges", "-", "-")}
 
 
 def test_catches_the_wrong_tie_rule(monkeypatch):
@@ -168,9 +189,8 @@ def test_catches_the_wrong_tie_rule(monkeypatch):
         real(delta, z, y, dz, plane, R, S, u, v, ph, pw, True)
 
     monkeypatch.setattr(pool_direct, "maxpool2d_backward", always_first)
-    failed = {name for name, _ in _failed(verify.run(quick=True, checks=["maxpool*"]))}
     # without ties both rules agree, so only the tie check can see it
-    assert failed == {"maxpool_ties_all"}
+    assert _failed_names(verify.run(quick=True, checks=["maxpool*"], paths=["direct"])) == {"maxpool_ties_all"}
 
 
 def test_catches_a_slightly_wrong_derivative(monkeypatch):
@@ -178,14 +198,14 @@ def test_catches_a_slightly_wrong_derivative(monkeypatch):
 
     def off_by_a_millionth(delta, z, out, code, a, threads):
         real(delta, z, out, code, a, threads)
-        if code == 4:                       # tanh
+        if code == activation_direct.CODES["tanh"]:
             np.asarray(out)[:] *= 1 + 1e-6
 
     monkeypatch.setattr(activation_direct, "activation_backward", off_by_a_millionth)
-    failed = _failed(verify.run(quick=True, checks=["activation*", "chain_fd"]))
-    assert ("activation_backward_fd", "float64") in failed
-    assert ("chain_fd", "float64") in failed
-    assert ("activation_forward", "float64") not in failed
+    failed = _failed(verify.run(quick=True, checks=["activation*", "chain_fd"], paths=["direct"]))
+    assert ("activation_backward_fd", "float64", "direct") in failed
+    assert ("chain_fd", "float64", "direct") in failed
+    assert ("activation_forward", "float64", "direct") not in failed
 
 
 def test_the_cnnprop_console_script_is_installed():

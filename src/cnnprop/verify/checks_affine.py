@@ -100,3 +100,20 @@ def affine_input_grad_matmul(case, dtype, rng):
        cases=AFFINE, quick_cases=QUICK)
 def affine_input_grad_fd(case, dtype, rng):
     return _fd_check("input", case, dtype, rng)
+
+
+@check("affine_fast_vs_direct", "(17), (18), (20)",
+       "the fast path against the literal kernels, on the same data",
+       cases=AFFINE, quick_cases=QUICK, paths=("-",))
+def affine_fast_vs_direct(case, dtype, rng):
+    z, w, b, delta = (a.astype(dtype) for a in affine_data(case, rng))
+    runs = {path: (cnnprop.affine_forward(z, w, b, algorithm=path),
+                   cnnprop.affine_backward_input(delta, w, z.shape, algorithm=path),
+                   cnnprop.affine_backward_weight(delta, z, algorithm=path))
+            for path in ("direct", "fast")}
+    az, aw, ab, ad = (abs(np.float64(a)) for a in (z, w, b, delta))
+    magnitudes = (ref.affine_forward(az, aw, ab), (ad @ aw).reshape(z.shape), ad.T @ _flat(az) / len(ad))
+    lengths = (w.shape[1] + 1, w.shape[0], len(delta) + 1)
+    outcomes = [compare(fast, direct, m, length, dtype, "fast vs direct, eqs 17, 20, 18", accumulate=dtype)
+                for fast, direct, m, length in zip(runs["fast"], runs["direct"], magnitudes, lengths)]
+    return max(outcomes, key=lambda o: o.error / o.bound if o.bound else np.inf)

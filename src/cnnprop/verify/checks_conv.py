@@ -110,3 +110,23 @@ def conv_filter_grad_fd(case, dtype, rng):
        cases=CONV, quick_cases=QUICK, random_cases=random_conv)
 def conv_bias_grad_fd(case, dtype, rng):
     return _mean_loss_fd(case, dtype, rng, "b")
+
+
+@check("conv_fast_vs_direct", "(4), (5), (7)",
+       "the fast path against the literal kernels, on the same data",
+       cases=CONV, quick_cases=QUICK, random_cases=random_conv, paths=("-",))
+def conv_fast_vs_direct(case, dtype, rng):
+    z, f, b, delta = _as(dtype, *conv_data(case, rng))
+    s, p, ks = case.stride, case.padding, (case.R, case.S)
+    runs = {path: (cnnprop.conv2d_forward(z, f, b, s, p, algorithm=path),
+                   cnnprop.conv2d_backward_input(delta, f, z.shape, s, p, algorithm=path),
+                   cnnprop.conv2d_backward_filter(delta, z, ks, s, p, algorithm=path))
+            for path in ("direct", "fast")}
+    az, af, ab, ad = (abs(np.float64(a)) for a in (z, f, b, delta))
+    magnitudes = (ref.conv_forward(az, af, ab, s, p), ref.conv_backward_input(ad, af, z.shape, s, p),
+                  ref.conv_backward_filter(ad, az, ks, s, p, 1 / case.N))
+    lengths = (case.C * case.R * case.S + 1, case.K * case.R * case.S, delta[:, 0].size + 1)
+    # the literal result is the exact one rounded once; the fast one sums in dtype
+    outcomes = [compare(fast, direct, m, length, dtype, "fast vs direct, eqs 4, 7, 5", accumulate=dtype)
+                for fast, direct, m, length in zip(runs["fast"], runs["direct"], magnitudes, lengths)]
+    return max(outcomes, key=lambda o: o.error / o.bound if o.bound else np.inf)

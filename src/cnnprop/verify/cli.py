@@ -15,6 +15,8 @@ def add_arguments(parser):
                         help="a subset of the cases of every check (seconds, not minutes)")
     parser.add_argument("--dtype", choices=("float64", "float32", "both"), default="both",
                         help="precision to check (default both)")
+    parser.add_argument("--path", choices=("direct", "fast", "both"), default="both",
+                        help="kernel path to check: the literal kernels, the fast paths, or both (default)")
     parser.add_argument("--check", action="append", metavar="NAME|EQ",
                         help="select checks by equation number (5), erratum (E7), name or "
                              "pattern (maxpool*); repeatable")
@@ -36,8 +38,10 @@ def main(args, out=None):
         _list_checks(out)
         return 0
     dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
+    paths = ("direct", "fast") if args.path == "both" else (args.path,)
     mode = "quick" if args.quick else "full"
-    print(f"cnnprop verify: {mode} run, seed {args.seed}, dtypes {', '.join(dtypes)}", file=out)
+    print(f"cnnprop verify: {mode} run, seed {args.seed}, dtypes {', '.join(dtypes)}, "
+          f"paths {', '.join(paths)}", file=out)
     print(Report.header(), file=out, flush=True)
 
     def progress(row):
@@ -46,14 +50,15 @@ def main(args, out=None):
 
     try:
         report = run(seed=args.seed, quick=args.quick, dtypes=dtypes, checks=args.check,
-                     progress=progress)
+                     progress=progress, paths=paths)
     except ValueError as exc:
         print(f"cnnprop verify: error: {exc}", file=sys.stderr)
         return 2
     for row in report.rows:
         if not row.passed:
             more = f"; and {len(row.failures) - 3} more cases" if len(row.failures) > 3 else ""
-            print(f"FAILED {row.check} [{row.dtype}]: " + "; ".join(row.failures[:3]) + more, file=out)
+            print(f"FAILED {row.check} [{row.dtype}, {row.path}]: " + "; ".join(row.failures[:3]) + more,
+                  file=out)
     if args.json:
         report.write_json(args.json)
     if args.junit:

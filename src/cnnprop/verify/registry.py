@@ -10,6 +10,7 @@ from .bounds import sum_bound, unit_roundoff, worst_element
 __all__ = ["Check", "Outcome", "CHECKS", "check", "compare", "case_rng"]
 
 DTYPES = ("float64", "float32")
+PATHS = ("direct", "fast")
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,9 @@ class Check:
     ``run(case, dtype, rng) -> Outcome``; ``cases`` is the tuple of default
     cases and ``quick_cases`` the subset of a quick run (None: one run with
     ``case=None``); ``random_cases(seed)`` adds cases drawn from the seed to
-    a full run. ``dtypes`` is ``("-",)`` for dtype-free checks.
+    a full run. ``dtypes`` is ``("-",)`` for dtype-free checks. ``paths`` are
+    the kernel paths the check runs on, each inside
+    ``cnnprop.use_algorithm(path)`` (``("-",)``: the check picks itself).
     """
 
     name: str
@@ -43,6 +46,7 @@ class Check:
     quick_cases: Optional[Tuple] = None
     dtypes: Tuple[str, ...] = DTYPES
     random_cases: Optional[Callable] = None
+    paths: Tuple[str, ...] = PATHS
 
     def case_list(self, quick, seed=0):
         """The cases of a run: the quick subset, or all fixed and random ones."""
@@ -54,12 +58,14 @@ class Check:
         return tuple(self.cases) + tuple(extra)
 
 
-def compare(result, truth, magnitude, length, dtype, method, accumulate=np.float64):
+def compare(result, truth, magnitude, length, dtype, method, accumulate=None):
     """Outcome of a kernel result against a float64 truth (bounds (1) and (4)).
 
     Every element must satisfy ``|result - truth| <= (gamma_L(u_acc) +
     gamma_L(u64)) * m + u_out * |truth|``; the worst element is reported.
+    ``accumulate`` defaults to what the current path sums in.
     """
+    accumulate = accumulation(dtype) if accumulate is None else accumulate
     error, bound = worst_element(result, truth, magnitude, sum_bound(length, accumulate),
                                  unit_roundoff(dtype))
     return Outcome(error, bound, method)
@@ -68,14 +74,23 @@ def compare(result, truth, magnitude, length, dtype, method, accumulate=np.float
 CHECKS = []
 
 
-def check(name, equations, summary, cases=None, quick_cases=None, dtypes=DTYPES, random_cases=None):
+def check(name, equations, summary, cases=None, quick_cases=None, dtypes=DTYPES, random_cases=None,
+          paths=PATHS):
     """Decorator: register ``run(case, dtype, rng) -> Outcome`` as a named check."""
     def register(run):
         if any(c.name == name for c in CHECKS):
             raise ValueError(f"duplicate check name {name!r}")
-        CHECKS.append(Check(name, equations, summary, run, cases, quick_cases, dtypes, random_cases))
+        CHECKS.append(Check(name, equations, summary, run, cases, quick_cases, dtypes, random_cases, paths))
         return run
     return register
+
+
+def accumulation(dtype):
+    """The precision the kernels of the current path sum in: float64 for the
+    literal kernels, the data type on the fast path."""
+    from cnnprop import current_algorithm
+
+    return np.float64 if current_algorithm() == "direct" else np.dtype(dtype).type
 
 
 def case_rng(seed, check_name, case):

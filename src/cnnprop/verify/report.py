@@ -8,7 +8,7 @@ from typing import List
 
 __all__ = ["Row", "Report"]
 
-COLUMNS = (("check", 26), ("equation", 24), ("dtype", 8), ("cases", 6),
+COLUMNS = (("check", 26), ("equation", 24), ("dtype", 8), ("path", 7), ("cases", 6),
            ("max error", 10), ("bound", 10), ("result", 6), ("method (worst case)", 0))
 
 
@@ -34,6 +34,7 @@ class Row:
     check: str
     equation: str
     dtype: str
+    path: str
     cases: int
     error: float
     bound: float
@@ -45,7 +46,7 @@ class Row:
     failures: List[str] = field(default_factory=list)
 
     def cells(self):
-        return (self.check, self.equation, self.dtype, str(self.cases), _number(self.error),
+        return (self.check, self.equation, self.dtype, self.path, str(self.cases), _number(self.error),
                 _number(self.bound), "ok" if self.passed else "FAIL", self.method)
 
 
@@ -89,7 +90,7 @@ class Report:
         lines = [self.header()] + [self.format_row(r) for r in self.rows]
         for r in self.rows:
             if not r.passed:
-                lines.append(f"FAILED {r.check} [{r.dtype}] ({r.method}): " + "; ".join(r.failures))
+                lines.append(f"FAILED {r.check} [{r.dtype}, {r.path}] ({r.method}): " + "; ".join(r.failures))
         return "\n".join(lines)
 
     def to_dict(self):
@@ -127,7 +128,7 @@ class Report:
             ET.SubElement(props, "property", name=str(key), value=str(value))
         for r in self.rows:
             case = ET.SubElement(suite, "testcase", classname=f"cnnprop.verify.eq{r.equation}",
-                                 name=f"{r.check}[{r.dtype}]", time=f"{r.seconds:.3f}")
+                                 name=f"{r.check}[{r.dtype},{r.path}]", time=f"{r.seconds:.3f}")
             detail = (f"{r.summary}; method: {r.method}; cases: {r.cases}; "
                       f"max error {_number(r.error)} (case {r.worst_case}), bound {_number(r.bound)}")
             if r.passed:

@@ -5,7 +5,9 @@ import time
 
 import numpy as np
 
-from .registry import CHECKS, DTYPES, Outcome, case_rng
+from cnnprop import use_algorithm
+
+from .registry import CHECKS, DTYPES, PATHS, Outcome, case_rng
 from .report import Report, Row
 
 __all__ = ["run", "select_checks", "equation_tags"]
@@ -51,24 +53,25 @@ def _ratio(outcome):
     return 0.0 if outcome.error == 0 else np.inf
 
 
-def _run_one(chk, dtype, quick, seed):
+def _run_one(chk, dtype, path, quick, seed):
     start = time.perf_counter()
     outcomes = []
     for case in chk.case_list(quick, seed):
         try:
-            outcome = chk.run(case, dtype, case_rng(seed, chk.name, case))
+            with use_algorithm("auto" if path == "-" else path):
+                outcome = chk.run(case, dtype, case_rng(seed, chk.name, case))
         except Exception as exc:  # a crashing check is a failed check, reported as such
             outcome = Outcome(np.inf, 0.0, f"raised {type(exc).__name__}: {exc}")
         outcomes.append((getattr(case, "name", "-"), outcome))
     label, worst = max(outcomes, key=lambda item: _ratio(item[1]))
     failures = [f"case {name}: error {o.error:.3g} > bound {o.bound:.3g} ({o.method})"
                 for name, o in outcomes if not o.passed]
-    return Row(chk.name, chk.equations, dtype, len(outcomes), float(worst.error),
+    return Row(chk.name, chk.equations, dtype, path, len(outcomes), float(worst.error),
                float(worst.bound), not failures, label, worst.method, chk.summary,
                time.perf_counter() - start, failures)
 
 
-def run(seed=0, quick=False, dtypes=DTYPES, checks=None, progress=None):
+def run(seed=0, quick=False, dtypes=DTYPES, checks=None, progress=None, paths=PATHS):
     """Run the verification checks and return their report.
 
     Parameters
@@ -85,6 +88,9 @@ def run(seed=0, quick=False, dtypes=DTYPES, checks=None, progress=None):
         or name pattern; None runs them all.
     progress : callable, optional
         Called with each finished :class:`~cnnprop.verify.report.Row`.
+    paths : sequence of {"direct", "fast"}
+        Kernel paths to check: the literal reference kernels and the fast
+        paths (each check that has both runs on each).
 
     Returns
     -------
@@ -94,22 +100,27 @@ def run(seed=0, quick=False, dtypes=DTYPES, checks=None, progress=None):
     Raises
     ------
     ValueError
-        If ``checks`` selects nothing or ``dtypes`` names an unknown dtype.
+        If ``checks`` selects nothing, or ``dtypes`` or ``paths`` names an
+        unknown one.
     """
     from cnnprop import build_info
 
-    dtypes = tuple(dtypes)
-    unknown = set(dtypes) - set(DTYPES)
-    if unknown or not dtypes:
+    dtypes, paths = tuple(dtypes), tuple(paths)
+    if set(dtypes) - set(DTYPES) or not dtypes:
         raise ValueError(f"dtypes must be a non-empty subset of {DTYPES}, got {dtypes}")
+    if set(paths) - set(PATHS) or not paths:
+        raise ValueError(f"paths must be a non-empty subset of {PATHS}, got {paths}")
     start = time.perf_counter()
     rows = []
     for chk in select_checks(checks):
-        for dtype in chk.dtypes:
-            if dtype != "-" and dtype not in dtypes:
+        for path in chk.paths:
+            if path != "-" and path not in paths:
                 continue
-            row = _run_one(chk, dtype, quick, seed)
-            rows.append(row)
-            if progress is not None:
-                progress(row)
+            for dtype in chk.dtypes:
+                if dtype != "-" and dtype not in dtypes:
+                    continue
+                row = _run_one(chk, dtype, path, quick, seed)
+                rows.append(row)
+                if progress is not None:
+                    progress(row)
     return Report(rows, int(seed), bool(quick), build_info(), time.perf_counter() - start)
