@@ -123,7 +123,10 @@ class BuildExtWithOpenMP(build_ext):
 
 def _extensions():
     macros = [("CNNPROP_BOUNDSCHECK", "1")] if BOUNDSCHECK else []
-    compile_args = [] if sys.platform == "win32" else ["-O3"]
+    # -fno-math-errno: nothing here reads errno, and without it GCC treats
+    # libm calls as having side effects. NaN and infinity semantics are
+    # untouched (no -ffast-math).
+    compile_args = [] if sys.platform == "win32" else ["-O3", "-fno-math-errno"]
     extensions = [
         Extension(
             f"cnnprop._kernels.{pyx.stem}",

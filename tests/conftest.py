@@ -3,6 +3,8 @@ import zlib
 
 import numpy as np
 import pytest
+
+import cnnprop
 from hypothesis import HealthCheck, settings
 
 # Property tests: derandomized in CI so a red build is reproducible; a local
@@ -42,3 +44,15 @@ def rng(request):
     # One stream per test, stable across runs.
     seed = zlib.crc32(request.node.nodeid.encode())
     return np.random.default_rng(seed)
+
+
+@pytest.fixture(params=["direct", "fast"])
+def algorithm(request):
+    """Run the test on the literal kernels, then on the fast path."""
+    with cnnprop.use_algorithm(request.param):
+        yield request.param
+
+
+def accumulation(algorithm, dtype):
+    """The precision a path sums in: float64 for the literal kernels, the data type on the fast path."""
+    return np.float64 if algorithm == "direct" else dtype

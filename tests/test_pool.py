@@ -5,8 +5,8 @@ from hypothesis import given, strategies as st
 
 import cnnprop
 import _reference as ref
-from _helpers import distinct, fd_gradient, random
-from conftest import DTYPES
+from _helpers import assert_within, distinct, fd_gradient, random
+from conftest import DTYPES, accumulation
 
 # (N, C, H, W, R, S, u, v, ph, pw)
 POOL_GEOMETRIES = {
@@ -27,7 +27,7 @@ def _geometry(name):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", IDS)
-def test_forward_matches_numpy(rng, name, dtype):
+def test_forward_matches_numpy(rng, name, dtype, algorithm):
     shape, window, stride, pad = _geometry(name)
     z = random(rng, shape, dtype)
     y = cnnprop.maxpool2d_forward(z, window, stride, pad)
@@ -45,7 +45,7 @@ def test_stride_defaults_to_the_window(rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("ties", ["all", "first"])
 @pytest.mark.parametrize("name", IDS)
-def test_backward_matches_numpy_on_distinct_inputs(rng, name, dtype, ties):
+def test_backward_matches_numpy_on_distinct_inputs(rng, name, dtype, ties, algorithm):
     shape, window, stride, pad = _geometry(name)
     z = distinct(rng, shape, dtype)
     y = cnnprop.maxpool2d_forward(z, window, stride, pad)
@@ -53,12 +53,13 @@ def test_backward_matches_numpy_on_distinct_inputs(rng, name, dtype, ties):
     dz = cnnprop.maxpool2d_backward(delta, z, y, window, stride, pad, ties)
     expected = ref.maxpool_backward(delta, z, y, *window, *stride, *pad, ties)
     assert dz.dtype == dtype
-    # at most R*S windows add into one input: a short float64 sum rounded once
-    np.testing.assert_allclose(dz, expected, rtol=np.finfo(dtype).eps, atol=1e-300)
+    # at most R*S windows add into one input
+    magnitude = ref.maxpool_backward(abs(delta), z, y, *window, *stride, *pad, ties)
+    assert_within(dz, expected, magnitude, window[0] * window[1], accumulate=accumulation(algorithm, dtype))
 
 
 @pytest.mark.parametrize("name", IDS)
-def test_backward_against_finite_differences(rng, name):
+def test_backward_against_finite_differences(rng, name, algorithm):
     shape, window, stride, pad = _geometry(name)
     z = distinct(rng, shape, np.float64)            # values 1/64 apart: no tie, no switch
     y = cnnprop.maxpool2d_forward(z, window, stride, pad)
@@ -75,7 +76,7 @@ def test_backward_against_finite_differences(rng, name):
     assert np.max(np.abs(dz - fd)) <= bound
 
 
-def test_overlapping_windows_accumulate():
+def test_overlapping_windows_accumulate(algorithm):
     """One input that is the maximum of several overlapping windows receives every delta."""
     z = np.zeros((1, 1, 3, 3))
     z[0, 0, 1, 1] = 5.0
@@ -88,7 +89,7 @@ def test_overlapping_windows_accumulate():
         np.testing.assert_array_equal(dz, expected)
 
 
-def test_first_rule_with_overlap_and_ties():
+def test_first_rule_with_overlap_and_ties(algorithm):
     """A tied value shared by overlapping windows: each window picks its own first max."""
     z = np.array([[[[1.0, 9.0, 9.0, 1.0]]]])        # 1 x 4, windows of 1 x 2, stride 1
     y = cnnprop.maxpool2d_forward(z, (1, 2), stride=1)
@@ -100,7 +101,7 @@ def test_first_rule_with_overlap_and_ties():
     np.testing.assert_array_equal(all_, [[[[0.0, 11.0, 110.0, 0.0]]]])
 
 
-def test_matches_the_framework_rule_of_torch_when_available(rng):
+def test_matches_the_framework_rule_of_torch_when_available(rng, algorithm):
     torch = pytest.importorskip("torch")
     z = np.round(random(rng, (2, 3, 8, 8), np.float64) * 2) / 2   # many ties
     zt = torch.tensor(z, requires_grad=True)
@@ -113,7 +114,7 @@ def test_matches_the_framework_rule_of_torch_when_available(rng):
     np.testing.assert_allclose(dz, zt.grad.numpy(), rtol=1e-15, atol=0)
 
 
-def test_nan_pools_to_nan_and_receives_the_delta():
+def test_nan_pools_to_nan_and_receives_the_delta(algorithm):
     z = np.array([[[[1.0, np.nan], [3.0, 2.0]]]])
     y = cnnprop.maxpool2d_forward(z, 2)
     assert np.isnan(y[0, 0, 0, 0])
@@ -122,7 +123,7 @@ def test_nan_pools_to_nan_and_receives_the_delta():
         np.testing.assert_array_equal(dz, [[[[0.0, 1.0], [0.0, 0.0]]]])
 
 
-def test_infinities_pool_like_numbers():
+def test_infinities_pool_like_numbers(algorithm):
     z = np.array([[[[-np.inf, -np.inf], [-np.inf, -np.inf]]]])
     y = cnnprop.maxpool2d_forward(z, 2)
     assert y[0, 0, 0, 0] == -np.inf
@@ -139,7 +140,8 @@ def pool_geometries(draw):
     return dict(shape=(draw(st.integers(1, 2)), draw(st.integers(1, 3)), H, W), window=(R, S),
                 stride=(draw(st.integers(1, 5)), draw(st.integers(1, 5))), padding=(ph, pw),
                 seed=draw(st.integers(0, 2 ** 32 - 1)), dtype=draw(st.sampled_from(DTYPES)),
-                levels=draw(st.sampled_from([3, 1000])))   # 3 levels: ties everywhere
+                levels=draw(st.sampled_from([3, 1000])),   # 3 levels: ties everywhere
+                algorithm=draw(st.sampled_from(["direct", "fast"])))
 
 
 @given(pool_geometries())
@@ -147,16 +149,19 @@ def test_pooling_on_random_geometries(geo):
     rng = np.random.default_rng(geo["seed"])
     z = (rng.integers(0, geo["levels"], size=geo["shape"]) / 4).astype(geo["dtype"])
     window, stride, pad = geo["window"], geo["stride"], geo["padding"]
-    y = cnnprop.maxpool2d_forward(z, window, stride, pad)
-    np.testing.assert_array_equal(y, ref.maxpool_forward(z, *window, *stride, *pad))
-    delta = random(rng, y.shape, geo["dtype"])
-    for ties in ("all", "first"):
-        dz = cnnprop.maxpool2d_backward(delta, z, y, window, stride, pad, ties)
-        expected = ref.maxpool_backward(delta, z, y, *window, *stride, *pad, ties)
-        np.testing.assert_allclose(dz, expected, rtol=np.finfo(geo["dtype"]).eps, atol=1e-300)
+    with cnnprop.use_algorithm(geo["algorithm"]):
+        y = cnnprop.maxpool2d_forward(z, window, stride, pad)
+        np.testing.assert_array_equal(y, ref.maxpool_forward(z, *window, *stride, *pad))
+        delta = random(rng, y.shape, geo["dtype"])
+        for ties in ("all", "first"):
+            dz = cnnprop.maxpool2d_backward(delta, z, y, window, stride, pad, ties)
+            expected = ref.maxpool_backward(delta, z, y, *window, *stride, *pad, ties)
+            magnitude = ref.maxpool_backward(abs(delta), z, y, *window, *stride, *pad, ties)
+            assert_within(dz, expected, magnitude, window[0] * window[1],
+                          accumulate=accumulation(geo["algorithm"], geo["dtype"]))
 
 
-def test_bitwise_identical_for_any_thread_count(rng):
+def test_bitwise_identical_for_any_thread_count(rng, algorithm):
     z = np.round(random(rng, (3, 5, 11, 9), np.float32) * 4) / 4
     y = cnnprop.maxpool2d_forward(z, 3, 2, 1, num_threads=1)
     delta = random(rng, y.shape, np.float32)

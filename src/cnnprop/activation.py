@@ -18,7 +18,8 @@ import math
 import numpy as np
 
 from . import _validate as check
-from ._kernels import activation_direct
+from ._algorithm import resolve
+from ._kernels import activation_direct, activation_fast
 from ._threads import resolve_num_threads
 
 __all__ = ["ACTIVATIONS", "activation_forward", "activation_backward"]
@@ -49,7 +50,7 @@ def _resolve(name, negative_slope, alpha):
     return code, float(value)
 
 
-def activation_forward(z, name, *, negative_slope=None, alpha=None, num_threads=None):
+def activation_forward(z, name, *, negative_slope=None, alpha=None, algorithm="auto", num_threads=None):
     """Activation forward pass, eq (15): ``out = phi(z)`` element-wise.
 
     Parameters
@@ -63,6 +64,11 @@ def activation_forward(z, name, *, negative_slope=None, alpha=None, num_threads=
         Slope of ``leaky_relu`` for ``x <= 0``; default 0.01.
     alpha : float, optional
         Scale of ``elu`` for ``x <= 0``; default 1.0.
+    algorithm : {"auto", "direct", "fast"}
+        ``"direct"``: the literal kernel, evaluated in float64 and rounded
+        once (the reference path). ``"fast"``: one loop per activation in the
+        data type (float32 libm for float32 data). ``"auto"`` (default): the
+        choice of :func:`use_algorithm`, else ``"fast"``.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -80,8 +86,8 @@ def activation_forward(z, name, *, negative_slope=None, alpha=None, num_threads=
 
     Notes
     -----
-    Evaluated in float64 and rounded once; sigmoid and softplus use forms
-    that never overflow. NaN propagates.
+    The literal kernel evaluates in float64 and rounds once; sigmoid and
+    softplus use forms that never overflow on both paths. NaN propagates.
 
     Examples
     --------
@@ -93,13 +99,15 @@ def activation_forward(z, name, *, negative_slope=None, alpha=None, num_threads=
     """
     code, param = _resolve(name, negative_slope, alpha)
     z = check.float_array(z, "z", allow_empty=True)
+    kernels = activation_fast if resolve(algorithm, z.size, 0) == "fast" else activation_direct
     threads = resolve_num_threads(num_threads, work=8 * z.size)
     out = np.empty_like(z)
-    activation_direct.activation_forward(z.reshape(-1), out.reshape(-1), code, param, threads)
+    kernels.activation_forward(z.reshape(-1), out.reshape(-1), code, param, threads)
     return out
 
 
-def activation_backward(delta, z, name, *, negative_slope=None, alpha=None, num_threads=None):
+def activation_backward(delta, z, name, *, negative_slope=None, alpha=None, algorithm="auto",
+                        num_threads=None):
     """Activation input delta, eq (16): ``dz = delta * phi'(z)`` element-wise.
 
     Parameters
@@ -112,6 +120,11 @@ def activation_backward(delta, z, name, *, negative_slope=None, alpha=None, num_
         One of :data:`ACTIVATIONS`.
     negative_slope, alpha : float, optional
         As in :func:`activation_forward`.
+    algorithm : {"auto", "direct", "fast"}
+        ``"direct"``: the literal kernel, evaluated in float64 and rounded
+        once (the reference path). ``"fast"``: one loop per activation in the
+        data type (float32 libm for float32 data). ``"auto"`` (default): the
+        choice of :func:`use_algorithm`, else ``"fast"``.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -144,8 +157,8 @@ def activation_backward(delta, z, name, *, negative_slope=None, alpha=None, num_
     z = check.float_array(z, "z", allow_empty=True)
     check.same_dtype(z=z, delta=delta)
     check.check_shape(delta, "delta", z.shape, "the shape of z")
+    kernels = activation_fast if resolve(algorithm, z.size, 0) == "fast" else activation_direct
     threads = resolve_num_threads(num_threads, work=8 * z.size)
     out = np.empty_like(z)
-    activation_direct.activation_backward(delta.reshape(-1), z.reshape(-1), out.reshape(-1),
-                                          code, param, threads)
+    kernels.activation_backward(delta.reshape(-1), z.reshape(-1), out.reshape(-1), code, param, threads)
     return out

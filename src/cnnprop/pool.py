@@ -2,7 +2,8 @@
 import numpy as np
 
 from . import _validate as check
-from ._kernels import pool_direct
+from ._algorithm import resolve
+from ._kernels import pool_direct, pool_fast
 from ._threads import resolve_num_threads
 from .geometry import sliding_window
 
@@ -25,7 +26,7 @@ def _pool_geometry(z, window, stride, padding):
     return g
 
 
-def maxpool2d_forward(z, window, stride=None, padding=0, *, num_threads=None):
+def maxpool2d_forward(z, window, stride=None, padding=0, *, algorithm="auto", num_threads=None):
     """Max pooling forward pass, eq (13).
 
     ``y[n,c,p,q] = max_{r,s} z[n,c,h,w]`` with ``h = p*u + r - p_h``,
@@ -43,6 +44,11 @@ def maxpool2d_forward(z, window, stride=None, padding=0, *, num_threads=None):
         ``(p_h, p_w)``, smaller than the window. Padded positions never win
         (erratum E8): they act as minus infinity, so padding never changes
         the output.
+    algorithm : {"auto", "direct", "fast"}
+        ``"direct"``: the literal kernel of the equation (the reference
+        path). ``"fast"``: one window tap at a time across output rows,
+        vectorised. ``"auto"`` (default): the choice of
+        :func:`use_algorithm`, else ``"fast"``.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -73,14 +79,16 @@ def maxpool2d_forward(z, window, stride=None, padding=0, *, num_threads=None):
     """
     z = check.float_array(z, "z", ndim=4, what="(N, C, H, W)")
     g = _pool_geometry(z, window, stride, padding)
-    threads = resolve_num_threads(num_threads, work=z.shape[0] * z.shape[1] * g.P * g.Q * g.R * g.S)
+    work = z.shape[0] * z.shape[1] * g.P * g.Q * g.R * g.S
+    kernels = pool_fast if resolve(algorithm, work, 0) == "fast" else pool_direct
+    threads = resolve_num_threads(num_threads, work=work)
     y = np.empty(z.shape[:2] + (g.P, g.Q), dtype=z.dtype)
-    pool_direct.maxpool2d_forward(z, y, g.R, g.S, g.u, g.v, g.ph, g.pw, threads)
+    kernels.maxpool2d_forward(z, y, g.R, g.S, g.u, g.v, g.ph, g.pw, threads)
     return y
 
 
 def maxpool2d_backward(delta, z, y, window, stride=None, padding=0, ties="all",
-                       *, num_threads=None):
+                       *, algorithm="auto", num_threads=None):
     """Input delta of max pooling, eq (14).
 
     ``dz[n,c,h,w] = sum_{p=Pmin..Pmax} sum_{q=Qmin..Qmax} delta[n,c,p,q] * B``
@@ -104,6 +112,11 @@ def maxpool2d_backward(delta, z, y, window, stride=None, padding=0, ties="all",
         duplicated, not split. ``"first"`` routes each window's delta to its
         first maximum in row-major scan order, as PyTorch and TensorFlow do
         (erratum E7). Without ties both rules agree.
+    algorithm : {"auto", "direct", "fast"}
+        ``"direct"``: the literal kernel of the equation (the reference
+        path). ``"fast"``: one window tap at a time across output rows,
+        vectorised. ``"auto"`` (default): the choice of
+        :func:`use_algorithm`, else ``"fast"``.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -147,8 +160,16 @@ def maxpool2d_backward(delta, z, y, window, stride=None, padding=0, ties="all",
     why = f"z of shape {z.shape} pooled with window ({g.R}, {g.S}), stride ({g.u}, {g.v}), padding ({g.ph}, {g.pw})"
     check.check_shape(y, "y", pooled, why)
     check.check_shape(delta, "delta", pooled, why)
-    threads = resolve_num_threads(num_threads, work=delta.size * g.R * g.S)
+    work = delta.size * g.R * g.S
+    threads = resolve_num_threads(num_threads, work=work)
     dz = np.empty(z.shape, dtype=dtype)
+    # the fast kernel counts plane offsets in C ints
+    if resolve(algorithm, work, 0, fits=g.H * g.W < 2 ** 31) == "fast":
+        # per thread and window of a row: where its first maximum is, how many
+        scratch = np.empty((threads, 2 * g.Q), dtype=np.intc)
+        pool_fast.maxpool2d_backward(delta, z, y, dz, scratch, g.R, g.S, g.u, g.v, g.ph, g.pw,
+                                     ties == "first")
+        return dz
     # ties="first" scatters into one float64 plane a thread; "all" needs none
     scratch = np.empty((threads, g.H * g.W if ties == "first" else 1))
     pool_direct.maxpool2d_backward(delta, z, y, dz, scratch, g.R, g.S, g.u, g.v, g.ph, g.pw,

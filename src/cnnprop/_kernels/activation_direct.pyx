@@ -64,11 +64,14 @@ cdef inline double _dphi(int code, double x, double a) noexcept nogil:
     if code == LEAKY_RELU:
         return 1.0 if x > 0 else a           # phi'(0) = a
     if code == SIGMOID:
-        t = _sigmoid(x)
-        return t * (1.0 - t)
+        # s (1 - s) = e / (1 + e)^2 with e = exp(-|x|): no cancellation in the tails
+        t = exp(-fabs(x))
+        return t / ((1.0 + t) * (1.0 + t))
     if code == TANH:
-        t = tanh(x)
-        return 1.0 - t * t
+        # 1 - tanh^2 = sech^2 = 4 e / (1 + e)^2 with e = exp(-2|x|): accurate
+        # where 1 - t*t would cancel (|x| large)
+        t = exp(-2.0 * fabs(x))
+        return 4.0 * t / ((1.0 + t) * (1.0 + t))
     if code == ELU:
         return 1.0 if x > 0 else a * exp(x)  # phi'(0) = a
     if code == SOFTPLUS:

@@ -1,0 +1,154 @@
+"""Fast max-pooling kernels: eqs (13) and (14), one window tap at a time.
+
+Design
+------
+The literal kernels visit window after window (eq (13)) and, for eq (14),
+gather over the window ranges of each input with four divisions per
+element. These kernels sweep one tap (r, s) at a time across a whole output
+row instead: the innermost loop runs along q with fixed strides, with no
+division and no data-dependent exit, so the compiler vectorises it.
+
+- eq (13): y[p, q] = max over taps of z[p*u + r - ph, q*v + s - pw];
+- eq (14): a sweep of the taps finds, per window, the first input equal to
+  its maximum (taps in row-major order: r, then s) and how many are equal;
+  each window then adds its delta there. ties="all" with a tie in a row of
+  windows takes a second sweep adding the delta to every equal input.
+
+Parallel over (n, c) planes, which own their output and input-delta
+planes: no two threads write the same element, and each element's sum runs
+in a fixed order, in the data type. Padding and NaN follow the literal
+kernels: padded taps are skipped (padding never wins), a NaN input wins
+its window.
+"""
+from cython cimport floating
+from cython.parallel cimport prange
+from libc.math cimport INFINITY
+from libc.string cimport memset
+
+from ._index cimport tap_first, tap_stop
+from ._openmp cimport omp_get_thread_num
+
+
+cdef void _pool_plane(const floating[:, :, :, ::1] z, floating[:, :, :, ::1] y,
+                      Py_ssize_t n, Py_ssize_t c, Py_ssize_t R, Py_ssize_t S,
+                      Py_ssize_t u, Py_ssize_t v, Py_ssize_t ph, Py_ssize_t pw) noexcept nogil:
+    cdef Py_ssize_t H = z.shape[2], W = z.shape[3], P = y.shape[2], Q = y.shape[3]
+    cdef Py_ssize_t p, q, r, s, h, q0, q1
+    cdef floating* out
+    cdef const floating* row
+    cdef floating x, m
+    for p in range(P):
+        out = &y[n, c, p, 0]
+        for q in range(Q):
+            out[q] = -INFINITY
+        for r in range(R):
+            h = p * u + r - ph
+            if h < 0 or h >= H:
+                continue
+            for s in range(S):
+                q0 = tap_first(s, v, pw)
+                q1 = tap_stop(s, W, Q, v, pw)
+                row = &z[n, c, h, 0] + s - pw
+                for q in range(q0, q1):
+                    x = row[q * v]
+                    m = out[q]
+                    # x wins if larger, or NaN; a NaN maximum stays (x > NaN is false)
+                    out[q] = x if (x > m or x != x) else m
+
+
+def maxpool2d_forward(const floating[:, :, :, ::1] z,   # IN  (N, C, H, W)
+                      floating[:, :, :, ::1] y,         # OUT (N, C, P, Q)
+                      Py_ssize_t R, Py_ssize_t S,
+                      Py_ssize_t u, Py_ssize_t v, Py_ssize_t ph, Py_ssize_t pw,
+                      int num_threads):
+    """Eq (13), tap by tap across output rows."""
+    cdef Py_ssize_t N = z.shape[0], C = z.shape[1], nc
+    with nogil:
+        for nc in prange(N * C, schedule="static", num_threads=num_threads):
+            _pool_plane(z, y, nc // C, nc % C, R, S, u, v, ph, pw)
+
+
+cdef inline bint _same(floating a, floating b) noexcept nogil:
+    return a == b or (a != a and b != b)
+
+
+cdef void _unpool_plane(const floating[:, :, :, ::1] delta, const floating[:, :, :, ::1] z,
+                        const floating[:, :, :, ::1] y, floating[:, :, :, ::1] dz,
+                        Py_ssize_t n, Py_ssize_t c, Py_ssize_t R, Py_ssize_t S,
+                        Py_ssize_t u, Py_ssize_t v, Py_ssize_t ph, Py_ssize_t pw,
+                        bint first_only, int* idx, int* count) noexcept nogil:
+    # Per output row p: a sweep of the taps in *reverse* row-major order
+    # records, per window q, how many inputs equal its maximum and, since
+    # the last match written wins, where the first one in row-major order is
+    # (idx, an offset in the plane). Each window then adds its delta at idx.
+    # Only a row with a tie under ties="all" needs a second sweep that adds
+    # the delta to every equal input. (int counters keep the sweep
+    # vectorisable; the caller checks H*W fits an int.)
+    cdef Py_ssize_t H = z.shape[2], W = z.shape[3], P = y.shape[2], Q = y.shape[3]
+    cdef Py_ssize_t p, q, r, s, h, q0, q1
+    cdef int off, e, ties
+    cdef const floating* zrow
+    cdef const floating* yrow
+    cdef const floating* drow
+    cdef floating* plane = &dz[n, c, 0, 0]
+    cdef floating* grow
+    memset(plane, 0, H * W * sizeof(floating))
+    for p in range(P):
+        yrow = &y[n, c, p, 0]
+        drow = &delta[n, c, p, 0]
+        for q in range(Q):
+            count[q] = 0
+            idx[q] = 0
+        for r in range(R - 1, -1, -1):
+            h = p * u + r - ph
+            if h < 0 or h >= H:
+                continue
+            for s in range(S - 1, -1, -1):
+                q0 = tap_first(s, v, pw)
+                q1 = tap_stop(s, W, Q, v, pw)
+                zrow = &z[n, c, h, 0] + s - pw
+                off = <int> (h * W + s - pw)
+                for q in range(q0, q1):
+                    e = _same(zrow[q * v], yrow[q])
+                    idx[q] = off + <int> (q * v) if e else idx[q]
+                    count[q] += e
+        ties = 0
+        if not first_only:
+            for q in range(Q):
+                ties += count[q] > 1
+        if ties == 0:
+            for q in range(Q):
+                if count[q] > 0:
+                    plane[idx[q]] += drow[q]
+            continue
+        for r in range(R):
+            h = p * u + r - ph
+            if h < 0 or h >= H:
+                continue
+            for s in range(S):
+                q0 = tap_first(s, v, pw)
+                q1 = tap_stop(s, W, Q, v, pw)
+                zrow = &z[n, c, h, 0] + s - pw
+                grow = &dz[n, c, h, 0] + s - pw
+                for q in range(q0, q1):
+                    if _same(zrow[q * v], yrow[q]):
+                        grow[q * v] += drow[q]
+
+
+def maxpool2d_backward(const floating[:, :, :, ::1] delta,  # IN  (N, C, P, Q)
+                       const floating[:, :, :, ::1] z,      # IN  (N, C, H, W)
+                       const floating[:, :, :, ::1] y,      # IN  (N, C, P, Q)
+                       floating[:, :, :, ::1] dz,           # OUT (N, C, H, W)
+                       int[:, ::1] scratch,                 # SCRATCH (threads, 2 * Q)
+                       Py_ssize_t R, Py_ssize_t S,
+                       Py_ssize_t u, Py_ssize_t v, Py_ssize_t ph, Py_ssize_t pw,
+                       bint first_only):
+    """Eq (14): find each window's maxima, then add its delta there; on scratch.shape[0] threads."""
+    cdef Py_ssize_t N = z.shape[0], C = z.shape[1], Q = y.shape[3], nc
+    cdef int threads = <int> scratch.shape[0]
+    cdef int t
+    with nogil:
+        for nc in prange(N * C, schedule="static", num_threads=threads):
+            t = omp_get_thread_num()
+            _unpool_plane(delta, z, y, dz, nc // C, nc % C, R, S, u, v, ph, pw, first_only,
+                          &scratch[t, 0], &scratch[t, Q])
