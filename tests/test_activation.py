@@ -1,6 +1,7 @@
 """Eqs (15), (16): element-wise activations and their derivatives."""
 import numpy as np
 import pytest
+from scipy.special import expit
 
 import cnnprop
 from _helpers import random, unit_roundoff
@@ -10,9 +11,8 @@ from conftest import DTYPES
 # compositions (1/(1+e), 1 - t*t, ...) add a few roundings in float32
 FAST_FLOAT32_ULPS = 8
 
-# Independent float64 formulas (numpy / scipy), evaluated directly.
-from scipy.special import expit
 
+# Independent float64 formulas (numpy / scipy), evaluated directly.
 PHI = {
     "identity": lambda x, a: x,
     "relu": lambda x, a: np.maximum(x, 0.0),
