@@ -4,6 +4,8 @@ Commands:
 
 verify
     Prove every equation on this build (see :mod:`cnnprop.verify`).
+bench
+    Time cnnprop against PyTorch and NumPy (see :mod:`cnnprop.bench`).
 """
 import argparse
 import os
@@ -12,6 +14,7 @@ import sys
 
 def build_parser():
     """The argument parser of the ``cnnprop`` command."""
+    from .bench import cli as bench_cli
     from .verify import cli as verify_cli
 
     parser = argparse.ArgumentParser(prog="cnnprop", description=__doc__.split("\n")[0])
@@ -21,6 +24,9 @@ def build_parser():
                                                 "finite differences")
     verify_cli.add_arguments(verify)
     verify.set_defaults(handler=verify_cli.main)
+    bench = commands.add_parser("bench", help="time cnnprop against PyTorch and NumPy on typical layers")
+    bench_cli.add_arguments(bench)
+    bench.set_defaults(handler=bench_cli.main)
     return parser
 
 

@@ -1,0 +1,89 @@
+"""cnnprop.bench: the peer comparison runs, reports and skips missing peers honestly.
+
+(Speed is measured by the command itself and by asv, never asserted here.)
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from cnnprop import bench
+from cnnprop.bench import peers, report
+from cnnprop.bench.cases import CONV_LAYERS, ConvLayer
+
+ENV = dict(os.environ, CNNPROP_BENCH_SETTLE="0")
+
+
+def test_the_numpy_peer_computes_the_same_convolution():
+    """A peer that computed something else would make every ratio meaningless."""
+    layer = ConvLayer("small", 2, 3, 9, 4, 3, 2, 1)
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((2, 3, 9, 9))
+    f = rng.standard_normal((4, 3, 3, 3))
+    delta = rng.standard_normal((2, 4, layer.out, layer.out))
+    ours = peers.cnnprop_conv(layer, z, f, delta, 1, algorithm="direct")
+    theirs = peers.numpy_conv(layer, z, f, delta, 1)
+    for direction in ("forward", "input grad", "kernel grad"):
+        np.testing.assert_allclose(theirs[direction](), ours[direction](), rtol=1e-12, atol=1e-12)
+
+
+def test_the_torch_peer_computes_the_same_convolution():
+    pytest.importorskip("torch")
+    layer = ConvLayer("small", 2, 3, 9, 4, 3, 2, 1)
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((2, 3, 9, 9))
+    f = rng.standard_normal((4, 3, 3, 3))
+    delta = rng.standard_normal((2, 4, layer.out, layer.out))
+    ours = peers.cnnprop_conv(layer, z, f, delta, 1, algorithm="direct")
+    theirs = peers.torch_conv(layer, z, f, delta, 1)
+    for direction in ("forward", "input grad", "kernel grad"):
+        np.testing.assert_allclose(theirs[direction]().numpy(), ours[direction](), rtol=1e-12, atol=1e-12)
+
+
+def test_run_measures_every_direction_and_the_gemm_rate(monkeypatch):
+    monkeypatch.setattr("cnnprop.bench.runner.SETTLE_SECONDS", 0.0)
+    results = bench.run(dtypes=("float32",), threads=1, repeats=1, layers=["pool2s2"], peers=())
+    assert results.gemm["float32"] > 0
+    assert {(r.layer, r.direction, r.impl) for r in results.records} == {
+        ("pool2s2", "forward", "cnnprop"), ("pool2s2", "backward", "cnnprop")}
+    assert all(r.ms > 0 and r.gbps > 0 and r.peak_mb > 0 for r in results.records)
+
+
+def test_unknown_layers_are_refused():
+    with pytest.raises(ValueError, match="unknown layers"):
+        bench.run(layers=["vgg16"], repeats=1, peers=())
+
+
+def test_the_command_prints_the_table_and_writes_json(tmp_path):
+    out_json, out_png = tmp_path / "b.json", tmp_path / "b.png"
+    proc = subprocess.run([sys.executable, "-m", "cnnprop", "bench", "--layer", "pool3s2p1", "--dtype",
+                           "float64", "--repeats", "1", "--peer", "torch", "--json", str(out_json),
+                           "--plot", str(out_png)], capture_output=True, text=True, env=ENV, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "pool3s2p1" in proc.stdout and "GEMM rate" in proc.stdout
+    data = json.loads(out_json.read_text())
+    assert {r["direction"] for r in data["records"]} == {"forward", "backward"}
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        assert "torch is not installed: skipped" in proc.stdout
+    try:
+        import matplotlib  # noqa: F401
+        assert out_png.exists() and out_png.stat().st_size > 0
+    except ImportError:
+        assert "no plot" in proc.stdout
+
+
+def test_speedups_are_peer_time_over_ours():
+    results = bench.runner.Results(threads=1, repeats=1, gemm={"float32": 100.0})
+    R = bench.runner.Record
+    results.records = [R("a", "forward", "float32", "cnnprop", 2.0), R("a", "forward", "float32", "torch", 6.0)]
+    assert report.speedups(results) == {("float32", "a", "forward"): {"torch": 3.0}}
+
+
+def test_the_layers_are_the_ones_of_the_issue():
+    assert [(layer.name, layer.flops) for layer in CONV_LAYERS][:2] == [
+        ("lenet2", 2 * 64 * 50 * 8 * 8 * 20 * 25), ("vgg3x3", 2 * 8 * 64 * 56 * 56 * 64 * 9)]
