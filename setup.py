@@ -79,6 +79,9 @@ class BuildExtWithOpenMP(build_ext):
         # rebuild so that switching CNNPROP_BOUNDSCHECK can never reuse a stale
         # object of the other mode.
         self.force = True
+        # One compiler process a core: the kernels are independent modules.
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
 
     def _probe_openmp(self, compile_args, link_args):
         with tempfile.TemporaryDirectory() as tmp:
@@ -139,7 +142,8 @@ def _extensions():
     # Separate folders for the C of each mode, so a normal build never picks up
     # C generated with bounds checks (cythonize only regenerates stale files).
     build_dir = "build/cython-boundscheck" if BOUNDSCHECK else "build/cython"
-    return cythonize(extensions, compiler_directives=DIRECTIVES, build_dir=build_dir)
+    return cythonize(extensions, compiler_directives=DIRECTIVES, build_dir=build_dir,
+                     nthreads=os.cpu_count() or 1)
 
 
 setup(ext_modules=_extensions(), cmdclass={"build_ext": BuildExtWithOpenMP})

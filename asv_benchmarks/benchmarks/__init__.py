@@ -1,0 +1,1 @@
+"""asv benchmarks of cnnprop: one class per layer family (see asv_benchmarks/README.md)."""

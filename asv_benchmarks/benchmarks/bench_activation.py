@@ -1,0 +1,43 @@
+"""Element-wise activations: forward (eq 15) and backward (eq 16)."""
+from .common import ACTIVATION, ALGORITHMS, DTYPES, THREADS, cnnprop, data, kernel_options, median_seconds
+
+NAMES = ["relu", "leaky_relu", "sigmoid", "tanh"]
+
+
+class _Activation:
+    params = [DTYPES, ALGORITHMS, NAMES, list(ACTIVATION), THREADS]
+    param_names = ["dtype", "algorithm", "name", "geometry", "threads"]
+
+    def setup(self, dtype, algorithm, name, geometry, threads):
+        self.z = data(ACTIVATION[geometry], dtype)
+        self.delta = data(ACTIVATION[geometry], dtype, seed=1)
+        self.name = name
+        self.options = kernel_options(self.call_with, algorithm, threads)
+
+    def call(self):
+        return self.call_with(**self.options)
+
+    def time_call(self, *params):
+        self.call()
+
+    def peakmem_call(self, *params):
+        self.call()
+
+    def track_gbytes_per_second(self, *params):
+        return self.z.nbytes / median_seconds(self.call) / 1e9
+
+    track_gbytes_per_second.unit = "GB/s"
+
+
+class ActivationForward(_Activation):
+    """Eq (15)."""
+
+    def call_with(self, **options):
+        return cnnprop.activation_forward(self.z, self.name, **options)
+
+
+class ActivationBackward(_Activation):
+    """Eq (16)."""
+
+    def call_with(self, **options):
+        return cnnprop.activation_backward(self.delta, self.z, self.name, **options)

@@ -1,0 +1,86 @@
+"""Convolution: forward (eq 4), input delta (eqs 7-9), kernel gradient (eq 5), bias gradient (eq 6)."""
+from .common import (ALGORITHMS, CONV, DTYPES, THREADS, cnnprop, data, kernel_options, median_seconds,
+                     skip_slow)
+
+
+class _Conv:
+    params = [DTYPES, ALGORITHMS, list(CONV), THREADS]
+    param_names = ["dtype", "algorithm", "geometry", "threads"]
+
+    def setup(self, dtype, algorithm, geometry, threads):
+        skip_slow(algorithm, geometry)
+        N, C, H, K, R, self.stride, self.padding = CONV[geometry]
+        self.z = data((N, C, H, H), dtype)
+        self.f = data((K, C, R, R), dtype, seed=1)
+        P = cnnprop.output_size(H, R, self.stride, self.padding)
+        self.delta = data((N, K, P, P), dtype, seed=2)
+        self.kernel_size = (R, R)
+        self.flops = 2 * N * K * P * P * C * R * R
+        self.options = kernel_options(self.call_with, algorithm, threads)
+
+    def call_with(self, **options):
+        raise NotImplementedError
+
+    def call(self):
+        return self.call_with(**self.options)
+
+    def time_call(self, *params):
+        self.call()
+
+    def peakmem_call(self, *params):
+        self.call()
+
+    def track_gflops(self, *params):
+        return self.flops / median_seconds(self.call) / 1e9
+
+    track_gflops.unit = "GFLOP/s"
+
+
+class ConvForward(_Conv):
+    """Eq (4)."""
+
+    def call_with(self, **options):
+        return cnnprop.conv2d_forward(self.z, self.f, None, self.stride, self.padding, **options)
+
+
+class ConvInputGrad(_Conv):
+    """Eqs (7)-(9)."""
+
+    def call_with(self, **options):
+        return cnnprop.conv2d_backward_input(self.delta, self.f, self.z.shape, self.stride, self.padding,
+                                             **options)
+
+
+class ConvKernelGrad(_Conv):
+    """Eq (5)."""
+
+    def call_with(self, **options):
+        return cnnprop.conv2d_backward_filter(self.delta, self.z, self.kernel_size, self.stride,
+                                              self.padding, **options)
+
+
+class ConvBiasGrad:
+    """Eq (6): one kernel, no fast path."""
+
+    params = [DTYPES, list(CONV), THREADS]
+    param_names = ["dtype", "geometry", "threads"]
+
+    def setup(self, dtype, geometry, threads):
+        N, C, H, K, R, stride, padding = CONV[geometry]
+        P = cnnprop.output_size(H, R, stride, padding)
+        self.delta = data((N, K, P, P), dtype)
+        self.threads = threads
+
+    def call(self):
+        return cnnprop.conv2d_backward_bias(self.delta, num_threads=self.threads)
+
+    def time_call(self, *params):
+        self.call()
+
+    def peakmem_call(self, *params):
+        self.call()
+
+    def track_gflops(self, *params):
+        return self.delta.size / median_seconds(self.call) / 1e9
+
+    track_gflops.unit = "GFLOP/s"

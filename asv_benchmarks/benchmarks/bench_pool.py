@@ -1,0 +1,49 @@
+"""Max pooling: forward (eq 13) and backward (eq 14) with both tie rules."""
+from .common import ALGORITHMS, DTYPES, POOL, THREADS, cnnprop, data, kernel_options, median_seconds, skip_slow
+
+
+class _Pool:
+    params = [DTYPES, ALGORITHMS, list(POOL), THREADS]
+    param_names = ["dtype", "algorithm", "geometry", "threads"]
+
+    def setup(self, dtype, algorithm, geometry, threads, *rest):
+        skip_slow(algorithm, geometry)
+        N, C, H, self.window, self.stride, self.padding = POOL[geometry]
+        self.z = data((N, C, H, H), dtype)
+        self.y = cnnprop.maxpool2d_forward(self.z, self.window, self.stride, self.padding)
+        self.delta = data(self.y.shape, dtype, seed=1)
+        self.ties = rest[0] if rest else "all"
+        self.options = kernel_options(self.call_with, algorithm, threads)
+
+    def call(self):
+        return self.call_with(**self.options)
+
+    def time_call(self, *params):
+        self.call()
+
+    def peakmem_call(self, *params):
+        self.call()
+
+    def track_gbytes_per_second(self, *params):
+        """Throughput in GB/s of input: pooling moves data, it does not multiply."""
+        return self.z.nbytes / median_seconds(self.call) / 1e9
+
+    track_gbytes_per_second.unit = "GB/s"
+
+
+class MaxPoolForward(_Pool):
+    """Eq (13)."""
+
+    def call_with(self, **options):
+        return cnnprop.maxpool2d_forward(self.z, self.window, self.stride, self.padding, **options)
+
+
+class MaxPoolBackward(_Pool):
+    """Eq (14), ties="all" (the source's rule) and "first" (the frameworks')."""
+
+    params = _Pool.params + [["all", "first"]]
+    param_names = _Pool.param_names + ["ties"]
+
+    def call_with(self, **options):
+        return cnnprop.maxpool2d_backward(self.delta, self.z, self.y, self.window, self.stride,
+                                          self.padding, self.ties, **options)

@@ -1,0 +1,83 @@
+"""Seeded data, the geometries, and the helpers every benchmark class shares.
+
+Parameters of the classes: dtype, algorithm (the literal kernels and the
+fast path), geometry ("small" and a realistic layer from the fast-path
+issue's benchmark set), threads (1 and 2). With CNNPROP_ASV_SKIP_SLOW=1 the
+literal kernels on the realistic geometries are skipped (they take seconds);
+with CNNPROP_ASV_PARAMS=ci, only float32 on 2 threads (for the CI test that
+runs every benchmark once).
+"""
+import os
+import statistics
+import time
+
+import numpy as np
+
+import cnnprop
+
+DTYPES = ["float32", "float64"]
+ALGORITHMS = ["direct", "fast"]
+THREADS = [1, 2]
+if os.environ.get("CNNPROP_ASV_PARAMS") == "ci":
+    # CI runs every benchmark once to prove it works, not to measure: one
+    # dtype and one thread count keep every code path at a quarter of the cost
+    DTYPES, THREADS = ["float32"], [2]
+
+# (N, C, H, K, R, stride, padding)
+CONV = {"small": (4, 3, 16, 8, 3, 1, 1), "vgg3x3": (8, 64, 56, 64, 3, 1, 1)}
+# (N, C, H, window, stride, padding)
+POOL = {"small": (4, 8, 16, 2, 2, 0), "pool3s2p1": (32, 64, 56, 3, 2, 1)}
+# (N, J, I): input features J, outputs I
+AFFINE = {"small": (8, 64, 10), "lenet_fc": (64, 800, 500)}
+# element count of an activation input
+ACTIVATION = {"small": (4, 8, 16, 16), "vgg3x3": (8, 64, 56, 56)}
+
+
+def skip_slow(algorithm, geometry):
+    """asv skips a case whose setup raises NotImplementedError."""
+    if os.environ.get("CNNPROP_ASV_SKIP_SLOW") == "1" and algorithm == "direct" and geometry != "small":
+        raise NotImplementedError("slow case skipped (CNNPROP_ASV_SKIP_SLOW=1)")
+
+
+def data(shape, dtype, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def kernel_options(function, algorithm, threads, *args, **kwargs):
+    """Keyword options that select ``algorithm`` on this commit's cnnprop.
+
+    Commits from before the fast path have only the literal kernels and no
+    ``algorithm`` argument: "direct" runs there, "fast" is skipped.
+    """
+    options = {"algorithm": algorithm, "num_threads": threads}
+    try:
+        function(*args, **kwargs, **options)
+    except TypeError as exc:
+        if "algorithm" not in str(exc):
+            raise
+        if algorithm != "direct":
+            raise NotImplementedError("this commit has no fast path") from None
+        options = {"num_threads": threads}
+    return options
+
+
+def median_seconds(fn, repeats=5):
+    fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def verify_available():
+    try:
+        import cnnprop.verify  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+__all__ = ["cnnprop", "DTYPES", "ALGORITHMS", "THREADS", "CONV", "POOL", "AFFINE", "ACTIVATION",
+           "skip_slow", "data", "kernel_options", "median_seconds", "verify_available"]
