@@ -30,10 +30,20 @@ def _asv(*args, env=None):
     return subprocess.run(command, cwd=HERE, env=env).returncode
 
 
+def repository():
+    """The repository asv.conf.json benchmarks (its "repo", resolved by asv)."""
+    from asv.config import Config
+
+    # a relative "repo" is relative to this folder, where asv runs
+    return (HERE / Config.load(str(HERE / "asv.conf.json")).repo).resolve()
+
+
 def commits(count, branch):
     """The newest ``count`` commits of ``branch``, newest first."""
-    out = subprocess.run(["git", "rev-list", "-n", str(count), branch], cwd=HERE, check=True,
+    out = subprocess.run(["git", "rev-list", "-n", str(count), branch], cwd=repository(),
                          capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"run_history: cannot list the commits of {branch!r}: {out.stderr.strip()}")
     return out.stdout.split()
 
 
