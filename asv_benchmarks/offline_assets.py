@@ -14,7 +14,6 @@ No third-party file is ever committed: the cache lives in
 """
 import base64
 import hashlib
-import io
 import json
 import os
 import re
