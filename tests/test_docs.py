@@ -23,7 +23,7 @@ def test_public_function_has_a_numpydoc_docstring_citing_its_equation(name):
 
 
 @pytest.mark.parametrize("module", ["cnnprop", "cnnprop._algorithm", "cnnprop.conv", "cnnprop.pool",
-                                    "cnnprop.activation",
+                                    "cnnprop.activation", "cnnprop.nn", "cnnprop.nn.model",
                                     "cnnprop.affine", "cnnprop.geometry", "cnnprop.verify"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)

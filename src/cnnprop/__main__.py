@@ -6,6 +6,8 @@ verify
     Prove every equation on this build (see :mod:`cnnprop.verify`).
 bench
     Time cnnprop against PyTorch and NumPy (see :mod:`cnnprop.bench`).
+train
+    Train a LeNet-style CNN on scikit-learn's digits (see :mod:`cnnprop.nn.train`).
 """
 import argparse
 import os
@@ -15,6 +17,7 @@ import sys
 def build_parser():
     """The argument parser of the ``cnnprop`` command."""
     from .bench import cli as bench_cli
+    from .nn import train as train_cli
     from .verify import cli as verify_cli
 
     parser = argparse.ArgumentParser(prog="cnnprop", description=__doc__.split("\n")[0])
@@ -27,6 +30,9 @@ def build_parser():
     bench = commands.add_parser("bench", help="time cnnprop against PyTorch and NumPy on typical layers")
     bench_cli.add_arguments(bench)
     bench.set_defaults(handler=bench_cli.main)
+    train = commands.add_parser("train", help="train a small CNN on scikit-learn's 8x8 digits")
+    train_cli.add_arguments(train)
+    train.set_defaults(handler=train_cli.main)
     return parser
 
 

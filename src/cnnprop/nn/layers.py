@@ -1,0 +1,204 @@
+"""Layers of the network view: eqs (1)-(3) on top of the functional API.
+
+Each layer maps its input forward, eq (1), ``Z(l+1) = f(Z(l); W(l))``, and
+back, eqs (2)-(3): ``backward(delta)`` takes ``Delta(l+1) = dE_n/dZ(l+1)``,
+stores the parameter gradients ``dW(l)`` (of the mean loss, with the 1/N of
+the source) and returns ``Delta(l) = dE_n/dZ(l)``. No equation is
+implemented twice: every layer calls the functions of :mod:`cnnprop`.
+"""
+import numpy as np
+
+import cnnprop
+
+from .init import initialise
+from .parameter import Parameter
+
+__all__ = ["Layer", "Conv2D", "MaxPool2D", "Activation", "Affine", "Linear", "Flatten"]
+
+
+class Layer:
+    """Base class: a forward map, a backward map, and named parameters."""
+
+    def __init__(self):
+        self.params = {}
+        self._cache = None
+
+    def forward(self, z):
+        """Eq (1): the layer output for input ``z``; remembers what backward needs."""
+        raise NotImplementedError
+
+    def backward(self, delta, input_delta=True):
+        """Eqs (2)-(3): store the parameter gradients, return the input delta.
+
+        With ``input_delta=False`` (the first layer of a network) the input
+        delta is not computed and None is returned.
+        """
+        raise NotImplementedError
+
+    def config(self):
+        """The constructor arguments that define the architecture (for save/load)."""
+        return {}
+
+    def _saved(self):
+        if self._cache is None:
+            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
+        return self._cache
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class _KernelOptions:
+    """Layers that run kernels accept the functional API's algorithm and num_threads."""
+
+    def _options(self):
+        return {"algorithm": self.algorithm, "num_threads": self.num_threads}
+
+
+class Conv2D(Layer, _KernelOptions):
+    """2-D convolution, eqs (4)-(9).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C and K.
+    kernel_size, stride, padding : int or (int, int)
+        As in :func:`cnnprop.conv2d_forward`.
+    init : {"he", "glorot"}
+        Weight initialisation (biases start at 0).
+    seed : int or numpy.random.Generator, optional
+        Seed of the initialisation.
+    dtype : {numpy.float32, numpy.float64}
+    algorithm : {"auto", "direct", "fast"}
+        Passed to the functional API.
+    num_threads : int, optional
+        Passed to the functional API.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, *, init="he",
+                 seed=None, dtype=np.float32, algorithm="auto", num_threads=None):
+        super().__init__()
+        R, S = cnnprop.geometry.as_pair(kernel_size, "kernel_size")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size, self.stride, self.padding = (R, S), stride, padding
+        self.algorithm, self.num_threads = algorithm, num_threads
+        self.params["weight"] = Parameter(initialise(init, (out_channels, in_channels, R, S), dtype, seed))
+        self.params["bias"] = Parameter(np.zeros(out_channels, dtype=dtype))
+
+    def config(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": self.stride, "padding": self.padding}
+
+    def forward(self, z):
+        self._cache = z
+        return cnnprop.conv2d_forward(z, self.params["weight"].value, self.params["bias"].value,
+                                      self.stride, self.padding, **self._options())
+
+    def backward(self, delta, input_delta=True):
+        z = self._saved()
+        w = self.params["weight"]
+        w.grad = cnnprop.conv2d_backward_filter(delta, z, self.kernel_size, self.stride, self.padding,
+                                                **self._options())
+        self.params["bias"].grad = cnnprop.conv2d_backward_bias(delta, num_threads=self.num_threads)
+        if not input_delta:
+            return None
+        return cnnprop.conv2d_backward_input(delta, w.value, z.shape, self.stride, self.padding,
+                                             **self._options())
+
+
+class MaxPool2D(Layer, _KernelOptions):
+    """Max pooling, eqs (13)-(14); ``ties`` as in :func:`cnnprop.maxpool2d_backward`."""
+
+    def __init__(self, window, stride=None, padding=0, *, ties="all", algorithm="auto", num_threads=None):
+        super().__init__()
+        self.window, self.stride, self.padding, self.ties = window, stride, padding, ties
+        self.algorithm, self.num_threads = algorithm, num_threads
+
+    def config(self):
+        return {"window": self.window, "stride": self.stride, "padding": self.padding, "ties": self.ties}
+
+    def forward(self, z):
+        y = cnnprop.maxpool2d_forward(z, self.window, self.stride, self.padding, **self._options())
+        self._cache = (z, y)
+        return y
+
+    def backward(self, delta, input_delta=True):
+        z, y = self._saved()
+        return cnnprop.maxpool2d_backward(delta, z, y, self.window, self.stride, self.padding, self.ties,
+                                          **self._options())
+
+
+class Activation(Layer, _KernelOptions):
+    """Element-wise activation by name, eqs (15)-(16) (see :data:`cnnprop.ACTIVATIONS`)."""
+
+    def __init__(self, name, *, negative_slope=None, alpha=None, algorithm="auto", num_threads=None):
+        super().__init__()
+        if name not in cnnprop.ACTIVATIONS:
+            raise ValueError(f"name must be one of {list(cnnprop.ACTIVATIONS)}, got {name!r}")
+        self.name = name
+        self._kw = {k: v for k, v in (("negative_slope", negative_slope), ("alpha", alpha)) if v is not None}
+        self.algorithm, self.num_threads = algorithm, num_threads
+
+    def config(self):
+        return {"name": self.name, **self._kw}
+
+    def forward(self, z):
+        self._cache = z
+        return cnnprop.activation_forward(z, self.name, **self._kw, **self._options())
+
+    def backward(self, delta, input_delta=True):
+        return cnnprop.activation_backward(delta, self._saved(), self.name, **self._kw, **self._options())
+
+
+class Affine(Layer, _KernelOptions):
+    """Affine (fully connected) layer, eqs (17)-(20); a 4-D input is flattened in C order.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        J and I.
+    init, seed, dtype, algorithm, num_threads
+        As in :class:`Conv2D`.
+    """
+
+    def __init__(self, in_features, out_features, *, init="he", seed=None, dtype=np.float32,
+                 algorithm="auto", num_threads=None):
+        super().__init__()
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.algorithm, self.num_threads = algorithm, num_threads
+        self.params["weight"] = Parameter(initialise(init, (out_features, in_features), dtype, seed))
+        self.params["bias"] = Parameter(np.zeros(out_features, dtype=dtype))
+
+    def config(self):
+        return {"in_features": self.in_features, "out_features": self.out_features}
+
+    def forward(self, z):
+        self._cache = z
+        return cnnprop.affine_forward(z, self.params["weight"].value, self.params["bias"].value,
+                                      **self._options())
+
+    def backward(self, delta, input_delta=True):
+        z = self._saved()
+        w = self.params["weight"]
+        w.grad = cnnprop.affine_backward_weight(delta, z, **self._options())
+        self.params["bias"].grad = cnnprop.affine_backward_bias(delta, num_threads=self.num_threads)
+        if not input_delta:
+            return None
+        return cnnprop.affine_backward_input(delta, w.value, z.shape, **self._options())
+
+
+#: The usual name of the affine layer in other libraries.
+Linear = Affine
+
+
+class Flatten(Layer):
+    """(N, C, H, W) -> (N, C*H*W) in C order, the flattening of eqs (17)-(20); backward reshapes back."""
+
+    def forward(self, z):
+        z = np.asarray(z)
+        self._cache = z.shape
+        return z.reshape(z.shape[0], -1)
+
+    def backward(self, delta, input_delta=True):
+        return np.asarray(delta).reshape(self._saved())
