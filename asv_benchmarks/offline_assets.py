@@ -64,11 +64,14 @@ def _tarball_by_npm(spec, dest):
     npm = shutil.which("npm")
     if npm is None:
         return None
-    out = subprocess.run([npm, "pack", spec, "--pack-destination", str(dest), "--json"],
-                         capture_output=True, text=True, timeout=300)
-    if out.returncode != 0:
-        return None
-    return dest / json.loads(out.stdout)[0]["filename"]
+    try:
+        out = subprocess.run([npm, "pack", spec, "--pack-destination", str(dest), "--json"],
+                             capture_output=True, text=True, timeout=300)
+        if out.returncode != 0:
+            return None
+        return dest / json.loads(out.stdout)[0]["filename"]
+    except (subprocess.SubprocessError, ValueError, LookupError, OSError):
+        return None              # old npm, odd output: fall back to the registry over HTTP
 
 
 def _tarball_by_http(package, version, dest):
@@ -98,10 +101,15 @@ def fetch(package, version):
             extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
             tar.extractall(tmp / "x", members=members, **extra)
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.with_name(target.name + ".part")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.move(str(tmp / "x" / "package"), staging)
-        staging.rename(target)
+        staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+        shutil.move(str(tmp / "x" / "package"), staging / "package")
+        try:
+            (staging / "package").rename(target)
+        except OSError:
+            if not (target / "package.json").exists():   # not another run's copy: a real error
+                raise
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

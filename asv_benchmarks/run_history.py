@@ -13,6 +13,7 @@ Results, environments and HTML stay in asv_benchmarks/.asv/, which git
 ignores. Needs the `asv` package (``pip install asv``).
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -24,18 +25,42 @@ sys.path.insert(0, str(HERE))
 import offline_assets  # noqa: E402
 
 
-def _asv(*args, env=None):
-    command = [sys.executable, "-m", "asv", *args]
+CONFIG = HERE / "asv.conf.json"
+
+
+def _asv(*args, config=CONFIG, env=None):
+    command = [sys.executable, "-m", "asv", *args, "--config", str(config)]
     print("+", " ".join(command[2:]), flush=True)
     return subprocess.run(command, cwd=HERE, env=env).returncode
 
 
-def repository():
-    """The repository asv.conf.json benchmarks (its "repo", resolved by asv)."""
-    from asv.config import Config
+def _settings():
+    from asv.util import load_json
 
-    # a relative "repo" is relative to this folder, where asv runs
-    return (HERE / Config.load(str(HERE / "asv.conf.json")).repo).resolve()
+    return load_json(str(CONFIG), js_comments=True)
+
+
+def repository():
+    """The repository asv.conf.json benchmarks (a relative "repo" is relative to this folder)."""
+    return (HERE / _settings()["repo"]).resolve()
+
+
+def config_for(branch):
+    """asv.conf.json, or a copy whose "branches" is ``branch`` when that is not one of them.
+
+    asv graphs the branches its configuration names; a checkout without a
+    local main (a detached CI checkout) needs the branch it was given there.
+    """
+    settings = _settings()
+    if branch in settings.get("branches", []):
+        return CONFIG
+    for key in ("repo", "benchmark_dir", "env_dir", "results_dir", "html_dir"):
+        settings[key] = str((HERE / settings[key]).resolve())
+    settings["branches"] = [branch]
+    generated = HERE / ".asv" / "asv.conf.generated.json"
+    generated.parent.mkdir(parents=True, exist_ok=True)
+    generated.write_text(json.dumps(settings, indent=2))
+    return generated
 
 
 def commits(count, branch):
@@ -63,9 +88,10 @@ def main(argv=None):
     env = dict(os.environ)
     if args.skip_slow:
         env["CNNPROP_ASV_SKIP_SLOW"] = "1"
+    config = config_for(args.branch)
     if not args.no_run:
         if not Path(os.path.expanduser("~/.asv-machine.json")).exists():
-            _asv("machine", "--yes")
+            _asv("machine", "--yes", config=config)
         hashes = commits(args.commits, args.branch)
         hashfile = HERE / ".asv" / "commits.txt"
         hashfile.parent.mkdir(parents=True, exist_ok=True)
@@ -74,10 +100,10 @@ def main(argv=None):
         for pattern in args.bench or []:
             options += ["--bench", pattern]
         # a failed benchmark is reported in the dashboard; carry on and publish
-        status = _asv("run", f"HASHFILE:{hashfile}", *options, env=env)
+        status = _asv("run", f"HASHFILE:{hashfile}", *options, config=config, env=env)
         if status not in (0, 2):
             return status
-    if _asv("publish") != 0:
+    if _asv("publish", config=config) != 0:
         return 1
     offline_assets.vendor(HERE / ".asv" / "html")
     print(f"\nDashboard: {HERE / '.asv' / 'html' / 'index.html'} (works offline).\n"

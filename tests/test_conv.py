@@ -215,8 +215,30 @@ def test_fast_path_agrees_with_the_literal_kernels(geo, batch, small_blocks):
     """The GEMM path against the literal kernels, with batches that span several
     column blocks (and, with small blocks, blocks of several samples, several
     tasks and partial sums)."""
-    with mock.patch.object(_gemm_plan, "BLOCK_BYTES", 0 if small_blocks else _gemm_plan.BLOCK_BYTES):
+    if not small_blocks:
+        return _fast_against_literal(geo, batch)
+    with mock.patch.multiple(_gemm_plan, BLOCK_BYTES=0, INPUT_ROWS=4, FILTER_ROWS=4, PARTIALS=3):
         _fast_against_literal(geo, batch)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("C, R, stride, pad", [(40, 3, 1, 1), (300, 1, 2, 0), (70, 3, 2, 2)])
+def test_fast_path_with_many_channels_splits_rows_and_channels_correctly(rng, dtype, C, R, stride, pad):
+    """C*R*S above the row groups of eqs (5) and (7) (256 rows): several channel
+    and row groups, each with its own offset into F and dF."""
+    z = random(rng, (3, C, 7, 6), dtype)
+    f = random(rng, (5, C, R, R), dtype)
+    delta = random(rng, cnnprop.conv2d_forward(z, f, None, stride, pad).shape, dtype)
+    m_in = ref.conv_backward_input(abs(delta), abs(f), z.shape, stride, stride, pad, pad)
+    m_f = ref.conv_backward_filter(abs(delta), abs(z), R, R, stride, stride, pad, pad, 1 / 3)
+    for algorithm in ALGORITHMS:
+        dz = cnnprop.conv2d_backward_input(delta, f, z.shape, stride, pad, algorithm=algorithm)
+        df = cnnprop.conv2d_backward_filter(delta, z, (R, R), stride, pad, algorithm=algorithm)
+        acc = _acc(algorithm, dtype)
+        assert_within(dz, ref.conv_backward_input(delta, f, z.shape, stride, stride, pad, pad), m_in,
+                      5 * R * R, "eq 7", acc)
+        assert_within(df, ref.conv_backward_filter(delta, z, R, R, stride, stride, pad, pad, 1 / 3), m_f,
+                      delta[:, 0].size + 1, "eq 5", acc)
 
 
 def _fast_against_literal(geo, batch):

@@ -123,6 +123,37 @@ def test_save_and_load_round_trip(tmp_path):
         np.testing.assert_array_equal(a.value, b.value)
 
 
+def test_tuple_and_numpy_integer_arguments_round_trip(tmp_path):
+    """stride=(1, 1) and stride=1 are one architecture; numpy ints save as JSON ints."""
+    def build(stride, window):
+        return nn.Sequential(nn.Conv2D(1, 2, 3, stride=stride, padding=(1, 1), seed=0, dtype=np.float64),
+                             nn.MaxPool2D(window), nn.Flatten(), nn.Affine(8, 2, seed=1, dtype=np.float64))
+    path = tmp_path / "m.npz"
+    build((1, 1), (2, 2)).save(path)
+    build(1, 2).load(path)
+    build(np.int64(1), np.int64(2)).save(path)
+    build((1, 1), [2, 2]).load(path)
+
+
+def test_a_failed_load_leaves_the_model_unchanged(tmp_path):
+    model = tiny_model()
+    before = [p.value.copy() for p in model.parameters()]
+    arrays = {name: p.value for name, p in model.named_parameters()}
+    arrays["__architecture__"] = np.array(__import__("json").dumps(model.architecture()))
+    bad = dict(arrays)
+    bad["0.weight"] = arrays["0.weight"] + 1          # would be assigned first...
+    bad["6.bias"] = arrays["6.bias"].astype(np.float32)   # ...but this one is wrong
+    np.savez(tmp_path / "bad.npz", **bad)
+    with pytest.raises(ValueError, match="6.bias: saved float32"):
+        model.load(tmp_path / "bad.npz")
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.value, old)
+    extra = dict(arrays, **{"9.weight": np.zeros(3)})
+    np.savez(tmp_path / "extra.npz", **extra)
+    with pytest.raises(ValueError, match=r"unexpected \['9.weight'\]"):
+        model.load(tmp_path / "extra.npz")
+
+
 def test_load_refuses_another_architecture(tmp_path):
     path = tmp_path / "model.npz"
     tiny_model().save(path)
@@ -147,6 +178,20 @@ def test_layer_misuse_gets_clear_errors():
         nn.SGD(tiny_model().parameters(), lr=0)
     with pytest.raises(RuntimeError, match="call backward before step"):
         nn.Adam(tiny_model().parameters()).step()
+
+
+def test_a_step_with_a_missing_gradient_changes_nothing():
+    model = tiny_model()
+    x, y = np.ones((2, 2, 6, 6)), np.array([0, 1])
+    model.backward(nn.SoftmaxCrossEntropy()(model.forward(x), y)[1])
+    model.parameters()[-1].grad = None
+    before = [p.value.copy() for p in model.parameters()]
+    opt = nn.Adam(model.parameters())
+    with pytest.raises(RuntimeError, match="1 of 6 parameters have no gradient"):
+        opt.step()
+    assert opt._t == 0
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.value, old)
 
 
 def test_initialisation_is_seeded_and_scaled():
@@ -184,6 +229,30 @@ def test_the_train_command(tmp_path):
     from cnnprop.nn.train import lenet
 
     lenet(seed=1).load(saved)
+
+
+def test_adam_over_several_steps_as_pytorch():
+    """Adam's moments decay over steps: five steps on the same model in both libraries."""
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    model = nn.Sequential(nn.Affine(4, 3, seed=rng, dtype=np.float64))
+    tlin = torch.nn.Linear(4, 3).double()
+    with torch.no_grad():
+        tlin.weight.copy_(torch.from_numpy(model.parameters()[0].value))
+        tlin.bias.copy_(torch.from_numpy(model.parameters()[1].value))
+    opt = nn.Adam(model.parameters(), lr=0.05, betas=(0.8, 0.9), weight_decay=0.01)
+    topt = torch.optim.Adam(tlin.parameters(), lr=0.05, betas=(0.8, 0.9), weight_decay=0.01)
+    for step in range(5):
+        x, t = rng.standard_normal((6, 4)), rng.standard_normal((6, 3))
+        _, delta = nn.MeanSquaredError()(model.forward(x), t)
+        model.backward(delta)
+        opt.step()
+        topt.zero_grad()
+        torch.nn.functional.mse_loss(tlin(torch.from_numpy(x)), torch.from_numpy(t)).backward()
+        topt.step()
+        for p, tp in zip(model.parameters(), tlin.parameters()):
+            np.testing.assert_allclose(p.value, tp.detach().numpy(), rtol=1e-13, atol=1e-15,
+                                       err_msg=f"step {step}")
 
 
 def test_same_loss_gradients_and_step_as_pytorch():

@@ -16,6 +16,11 @@ from .parameter import Parameter
 __all__ = ["Layer", "Conv2D", "MaxPool2D", "Activation", "Affine", "Linear", "Flatten"]
 
 
+def _pair(value, name):
+    """An int-or-pair argument as the list [height, width] of Python ints (stride=1 == (1, 1))."""
+    return list(cnnprop.geometry.as_pair(value, name))
+
+
 class Layer:
     """Base class: a forward map, a backward map, and named parameters."""
 
@@ -36,7 +41,11 @@ class Layer:
         raise NotImplementedError
 
     def config(self):
-        """The constructor arguments that define the architecture (for save/load)."""
+        """The constructor arguments that define the architecture (for save/load).
+
+        Plain JSON values only: ints and lists of ints, so that a model
+        compares equal to the architecture it saved.
+        """
         return {}
 
     def _saved(self):
@@ -88,7 +97,8 @@ class Conv2D(Layer, _KernelOptions):
 
     def config(self):
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": list(self.kernel_size), "stride": self.stride, "padding": self.padding}
+                "kernel_size": list(self.kernel_size), "stride": _pair(self.stride, "stride"),
+                "padding": _pair(self.padding, "padding")}
 
     def forward(self, z):
         self._cache = z
@@ -116,7 +126,9 @@ class MaxPool2D(Layer, _KernelOptions):
         self.algorithm, self.num_threads = algorithm, num_threads
 
     def config(self):
-        return {"window": self.window, "stride": self.stride, "padding": self.padding, "ties": self.ties}
+        stride = None if self.stride is None else _pair(self.stride, "stride")
+        return {"window": _pair(self.window, "window"), "stride": stride,
+                "padding": _pair(self.padding, "padding"), "ties": self.ties}
 
     def forward(self, z):
         y = cnnprop.maxpool2d_forward(z, self.window, self.stride, self.padding, **self._options())
@@ -141,7 +153,7 @@ class Activation(Layer, _KernelOptions):
         self.algorithm, self.num_threads = algorithm, num_threads
 
     def config(self):
-        return {"name": self.name, **self._kw}
+        return {"name": self.name, **{k: float(v) for k, v in self._kw.items()}}
 
     def forward(self, z):
         self._cache = z

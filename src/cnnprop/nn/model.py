@@ -76,26 +76,35 @@ class Sequential:
     def load(self, path):
         """Read parameters saved by :meth:`save` into this model, in place.
 
+        Every array is checked before any is assigned, so a failed load
+        leaves the model as it was.
+
         Raises
         ------
         ValueError
-            When the file was saved from a different architecture, or a
-            parameter's shape differs, naming what does not match.
+            When the file was saved from a different architecture, lacks a
+            parameter or holds one the model does not have, or a parameter's
+            shape or dtype differs (no silent casting: build the model with
+            the dtype it was saved in), naming what does not match.
         """
         with np.load(path, allow_pickle=False) as data:
             saved = json.loads(str(data[_ARCHITECTURE_KEY])) if _ARCHITECTURE_KEY in data else None
             if saved != self.architecture():
                 raise ValueError(f"{path} holds a different architecture:\n saved: {saved}\n model: "
                                  f"{self.architecture()}")
-            named = self.named_parameters()
-            missing = sorted({name for name, _ in named} - set(data.files))
-            if missing:
-                raise ValueError(f"{path} has no values for {missing}")
-            for name, p in named:
-                value = data[name]
-                if value.shape != p.value.shape:
-                    raise ValueError(f"{name}: saved shape {value.shape} != model shape {p.value.shape}")
-                p.value[...] = value
+            named = dict(self.named_parameters())
+            stored = set(data.files) - {_ARCHITECTURE_KEY}
+            if stored != set(named):
+                raise ValueError(f"{path}: parameters missing {sorted(set(named) - stored)}, "
+                                 f"unexpected {sorted(stored - set(named))}")
+            values = {name: data[name] for name in named}
+        for name, value in values.items():
+            p = named[name]
+            if value.shape != p.value.shape or value.dtype != p.value.dtype:
+                raise ValueError(f"{name}: saved {value.dtype} {value.shape} != model {p.value.dtype} "
+                                 f"{p.value.shape}")
+        for name, value in values.items():
+            named[name].value[...] = value
         return self
 
     def __repr__(self):

@@ -3,7 +3,8 @@
 The default set covers, between them: stride > 1, asymmetric stride and
 padding, 1x1 kernels, stride larger than the kernel, rows and columns the
 stride leaves unused, a kernel as large as the padded input, padding larger
-than the kernel, batch 1 and odd sizes. ``--quick`` runs the first three.
+than the kernel, batch 1 and odd sizes. ``--quick`` runs the first four
+(the first three of the pooling and affine sets).
 A full run adds geometries drawn at random from the seed.
 """
 from typing import NamedTuple
@@ -55,6 +56,8 @@ CONV = (
     # u != v with paddings where ceil(p/u) != ceil(p/v): a swapped stride shows
     ConvCase("asymmetric", 1, 2, 9, 10, 3, 3, 2, (1, 3), (2, 1)),
     ConvCase("one_by_one_unused", 2, 3, 5, 6, 2, 1, 1, (2, 2), (0, 0)),
+    # C*R*S = 360 > 256: the fast path splits eq (7) into channel groups, eq (5) into row groups
+    ConvCase("many_channels", 2, 40, 6, 5, 3, 3, 3, (1, 2), (1, 1)),
     ConvCase("plain", 3, 2, 7, 6, 3, 3, 2, (1, 1), (0, 0)),
     ConvCase("stride_gt_kernel", 2, 2, 10, 9, 2, 2, 2, (3, 4), (0, 1)),
     ConvCase("unused_rows", 1, 2, 8, 8, 2, 3, 3, (2, 2), (0, 0)),
@@ -63,6 +66,7 @@ CONV = (
     ConvCase("pad_gt_kernel", 2, 1, 4, 4, 2, 2, 2, (1, 1), (3, 2)),
     ConvCase("lenet_like", 4, 6, 12, 12, 8, 5, 5, (1, 1), (0, 0)),
     ConvCase("asymmetric_2", 1, 2, 9, 7, 3, 3, 2, (2, 3), (1, 0)),
+
 )
 
 POOL = (
@@ -81,12 +85,9 @@ AFFINE = (
     AffineCase("single_output", (2, 3, 3, 3), 1),
 )
 
-QUICK_COUNT = 3
-
-
-def select(cases, quick):
-    """The cases a run uses: all of them, or the first few with ``quick``."""
-    return cases[:QUICK_COUNT] if quick else cases
+def select(cases, quick, count=3):
+    """The cases a run uses: all of them, or the first ``count`` with ``quick``."""
+    return cases[:count] if quick else cases
 
 
 def random_conv(seed, count=24):
