@@ -1,10 +1,10 @@
 """Element-wise activations: forward (eq 15) and backward (eq 16)."""
-from .common import ACTIVATION, ALGORITHMS, DTYPES, THREADS, cnnprop, data, kernel_options, median_seconds
+from .common import ACTIVATION, ALGORITHMS, DTYPES, THREADS, _Bandwidth, cnnprop, data, kernel_options
 
 NAMES = ["relu", "leaky_relu", "sigmoid", "tanh"]
 
 
-class _Activation:
+class _Activation(_Bandwidth):
     params = [DTYPES, ALGORITHMS, NAMES, list(ACTIVATION), THREADS]
     param_names = ["dtype", "algorithm", "name", "geometry", "threads"]
 
@@ -12,21 +12,8 @@ class _Activation:
         self.z = data(ACTIVATION[geometry], dtype)
         self.delta = data(ACTIVATION[geometry], dtype, seed=1)
         self.name = name
+        self.nbytes = self.z.nbytes
         self.options = kernel_options(self.call_with, algorithm, threads)
-
-    def call(self):
-        return self.call_with(**self.options)
-
-    def time_call(self, *params):
-        self.call()
-
-    def peakmem_call(self, *params):
-        self.call()
-
-    def track_gbytes_per_second(self, *params):
-        return self.z.nbytes / median_seconds(self.call) / 1e9
-
-    track_gbytes_per_second.unit = "GB/s"
 
 
 class ActivationForward(_Activation):

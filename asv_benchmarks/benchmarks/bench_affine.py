@@ -1,9 +1,8 @@
 """Affine layer: forward (eq 17), weight gradient (eq 18), input delta (eq 20)."""
-from .common import (AFFINE, ALGORITHMS, DTYPES, THREADS, cnnprop, data, kernel_options, median_seconds,
-                     skip_slow)
+from .common import AFFINE, ALGORITHMS, DTYPES, THREADS, _Flops, cnnprop, data, kernel_options, skip_slow
 
 
-class _Affine:
+class _Affine(_Flops):
     params = [DTYPES, ALGORITHMS, list(AFFINE), THREADS]
     param_names = ["dtype", "algorithm", "geometry", "threads"]
 
@@ -16,20 +15,6 @@ class _Affine:
         self.delta = data((N, I), dtype, seed=3)
         self.flops = 2 * N * I * J
         self.options = kernel_options(self.call_with, algorithm, threads)
-
-    def call(self):
-        return self.call_with(**self.options)
-
-    def time_call(self, *params):
-        self.call()
-
-    def peakmem_call(self, *params):
-        self.call()
-
-    def track_gflops(self, *params):
-        return self.flops / median_seconds(self.call) / 1e9
-
-    track_gflops.unit = "GFLOP/s"
 
 
 class AffineForward(_Affine):

@@ -1,9 +1,8 @@
 """Convolution: forward (eq 4), input delta (eqs 7-9), kernel gradient (eq 5), bias gradient (eq 6)."""
-from .common import (ALGORITHMS, CONV, DTYPES, THREADS, cnnprop, data, kernel_options, median_seconds,
-                     skip_slow)
+from .common import ALGORITHMS, CONV, DTYPES, THREADS, _Flops, cnnprop, data, kernel_options, skip_slow
 
 
-class _Conv:
+class _Conv(_Flops):
     params = [DTYPES, ALGORITHMS, list(CONV), THREADS]
     param_names = ["dtype", "algorithm", "geometry", "threads"]
 
@@ -17,23 +16,6 @@ class _Conv:
         self.kernel_size = (R, R)
         self.flops = 2 * N * K * P * P * C * R * R
         self.options = kernel_options(self.call_with, algorithm, threads)
-
-    def call_with(self, **options):
-        raise NotImplementedError
-
-    def call(self):
-        return self.call_with(**self.options)
-
-    def time_call(self, *params):
-        self.call()
-
-    def peakmem_call(self, *params):
-        self.call()
-
-    def track_gflops(self, *params):
-        return self.flops / median_seconds(self.call) / 1e9
-
-    track_gflops.unit = "GFLOP/s"
 
 
 class ConvForward(_Conv):
@@ -59,7 +41,7 @@ class ConvKernelGrad(_Conv):
                                               self.padding, **options)
 
 
-class ConvBiasGrad:
+class ConvBiasGrad(_Flops):
     """Eq (6): one kernel, no fast path."""
 
     params = [DTYPES, list(CONV), THREADS]
@@ -69,18 +51,8 @@ class ConvBiasGrad:
         N, C, H, K, R, stride, padding = CONV[geometry]
         P = cnnprop.output_size(H, R, stride, padding)
         self.delta = data((N, K, P, P), dtype)
-        self.threads = threads
+        self.flops = self.delta.size
+        self.options = {"num_threads": threads}
 
-    def call(self):
-        return cnnprop.conv2d_backward_bias(self.delta, num_threads=self.threads)
-
-    def time_call(self, *params):
-        self.call()
-
-    def peakmem_call(self, *params):
-        self.call()
-
-    def track_gflops(self, *params):
-        return self.delta.size / median_seconds(self.call) / 1e9
-
-    track_gflops.unit = "GFLOP/s"
+    def call_with(self, **options):
+        return cnnprop.conv2d_backward_bias(self.delta, **options)

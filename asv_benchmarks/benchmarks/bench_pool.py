@@ -1,8 +1,8 @@
 """Max pooling: forward (eq 13) and backward (eq 14) with both tie rules."""
-from .common import ALGORITHMS, DTYPES, POOL, THREADS, cnnprop, data, kernel_options, median_seconds, skip_slow
+from .common import ALGORITHMS, DTYPES, POOL, THREADS, _Bandwidth, cnnprop, data, kernel_options, skip_slow
 
 
-class _Pool:
+class _Pool(_Bandwidth):
     params = [DTYPES, ALGORITHMS, list(POOL), THREADS]
     param_names = ["dtype", "algorithm", "geometry", "threads"]
 
@@ -13,22 +13,8 @@ class _Pool:
         self.y = cnnprop.maxpool2d_forward(self.z, self.window, self.stride, self.padding)
         self.delta = data(self.y.shape, dtype, seed=1)
         self.ties = rest[0] if rest else "all"
+        self.nbytes = self.z.nbytes          # pooling moves data, it does not multiply
         self.options = kernel_options(self.call_with, algorithm, threads)
-
-    def call(self):
-        return self.call_with(**self.options)
-
-    def time_call(self, *params):
-        self.call()
-
-    def peakmem_call(self, *params):
-        self.call()
-
-    def track_gbytes_per_second(self, *params):
-        """Throughput in GB/s of input: pooling moves data, it does not multiply."""
-        return self.z.nbytes / median_seconds(self.call) / 1e9
-
-    track_gbytes_per_second.unit = "GB/s"
 
 
 class MaxPoolForward(_Pool):

@@ -71,6 +71,42 @@ def median_seconds(fn, repeats=5):
     return statistics.median(times)
 
 
+class _Kernel:
+    """A benchmark of one kernel call: setup sets ``self.options`` (see
+    :func:`kernel_options`) and the class defines ``call_with(**options)``.
+
+    (asv skips names that start with an underscore, so these bases are not
+    benchmarks themselves.)
+    """
+
+    def call(self):
+        return self.call_with(**self.options)
+
+    def time_call(self, *params):
+        self.call()
+
+    def peakmem_call(self, *params):
+        self.call()
+
+
+class _Flops(_Kernel):
+    """Adds the throughput in GFLOP/s of ``self.flops`` operations a call."""
+
+    def track_gflops(self, *params):
+        return self.flops / median_seconds(self.call) / 1e9
+
+    track_gflops.unit = "GFLOP/s"
+
+
+class _Bandwidth(_Kernel):
+    """Adds the throughput in GB/s of ``self.nbytes`` input bytes a call (kernels that move data)."""
+
+    def track_gbytes_per_second(self, *params):
+        return self.nbytes / median_seconds(self.call) / 1e9
+
+    track_gbytes_per_second.unit = "GB/s"
+
+
 def verify_available():
     try:
         import cnnprop.verify  # noqa: F401
