@@ -1,4 +1,4 @@
-"""Errata E1-E11 of SPEC.md: one test each that shows the corrected form.
+"""Errata E1-E11 of docs/spec.md: one test each that shows the corrected form.
 
 docs/errata.md links every erratum to its test here.
 """

@@ -1,7 +1,7 @@
 """cnnprop: exact, verified forward and backward propagation of convolutional networks.
 
 Every function implements one numbered equation of the source document, as
-restated with 0-based indices in the project's SPEC (see docs/equations.md):
+restated with 0-based indices in the project's spec (docs/spec.md, docs/equations.md):
 
 ==============================  ==========
 function                        equations

@@ -124,7 +124,7 @@ def one_of(value, name, options):
 
 
 def reduction_divisor(reduction, batch):
-    """What a parameter gradient's sum is divided by: N for ``"mean"`` (SPEC E9), 1 for ``"sum"``."""
+    """What a parameter gradient's sum is divided by: N for ``"mean"`` (docs/spec.md, E9), 1 for ``"sum"``."""
     one_of(reduction, "reduction", ("mean", "sum"))
     return float(batch) if reduction == "mean" else 1.0
 

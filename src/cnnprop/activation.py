@@ -1,4 +1,4 @@
-"""Element-wise activations: eqs (15) and (16) of SPEC.md, and their registry.
+"""Element-wise activations: eqs (15) and (16) of docs/spec.md, and their registry.
 
 | name         | phi(x)                               | phi'(x), and the value chosen at the kink |
 |--------------|--------------------------------------|-------------------------------------------|

@@ -1,4 +1,4 @@
-"""Affine (fully connected) layer: eqs (17)-(20) of SPEC.md.
+"""Affine (fully connected) layer: eqs (17)-(20) of docs/spec.md.
 
 The input is ``z[n, j]`` with ``j < J = C*H*W``: an (N, C, H, W) input is
 flattened in C order (a view, no copy), exactly as ``z.reshape(N, -1)``.

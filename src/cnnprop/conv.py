@@ -1,4 +1,4 @@
-"""2-D convolution: eqs (4)-(9) of SPEC.md.
+"""2-D convolution: eqs (4)-(9) of docs/spec.md.
 
 Each function validates its arguments, resolves the geometry and the thread
 count, allocates the result, picks a kernel and runs it: the literal kernel

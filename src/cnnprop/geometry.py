@@ -1,6 +1,6 @@
 """Geometry of a sliding window: output sizes, window ranges, int-or-pair arguments.
 
-One place for the index arithmetic of SPEC.md (Table 1, eqs (8), (9), (12)),
+One place for the index arithmetic of docs/spec.md (Table 1, eqs (8), (9), (12)),
 used by every layer module and by the verification module. The Cython kernels
 use the twin helpers of ``_kernels/_index.pxd``; the tests check both against a
 brute-force search over small geometries.
@@ -75,7 +75,7 @@ def _check_axis(kernel, stride, padding):
 
 
 def output_size(size, kernel, stride, padding):
-    """Number of window positions along one axis (SPEC Table 1, erratum E1).
+    """Number of window positions along one axis (docs/spec.md Table 1, erratum E1).
 
     ``P = floor((H + 2*p_h - R) / u) + 1``, which equals the source's
     ``ceil((H - R + 1 + 2*p_h) / u)`` with the height stride ``u``.
@@ -181,7 +181,7 @@ MAX_EXTENT = 2 ** 31 - 1
 class Window(NamedTuple):
     """The 2-D geometry of one sliding-window layer, all sizes resolved.
 
-    Names follow SPEC.md: input ``H x W``, window ``R x S``, strides
+    Names follow docs/spec.md: input ``H x W``, window ``R x S``, strides
     ``u, v``, paddings ``ph, pw``, output ``P x Q``.
     """
 

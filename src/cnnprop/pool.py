@@ -1,4 +1,4 @@
-"""Max pooling: eqs (13) and (14) of SPEC.md, with errata E7 (ties) and E8 (padding)."""
+"""Max pooling: eqs (13) and (14) of docs/spec.md, with errata E7 (ties) and E8 (padding)."""
 import numpy as np
 
 from . import _validate as check

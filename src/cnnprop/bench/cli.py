@@ -54,7 +54,9 @@ def main(args, out=None):
           "allocations during the call, output included", file=out)
     if args.json:
         report.write_json(results, args.json)
-    if report.plot(results, args.plot):
+    if not any(r.impl != "cnnprop" for r in results.records):
+        print("note: no peer was timed: no plot of the speed-ups", file=out)
+    elif report.plot(results, args.plot):
         print(f"plot written to {args.plot}", file=out)
     else:
         print("note: matplotlib is not installed: no plot (pip install 'cnnprop[bench]')", file=out)

@@ -3,7 +3,7 @@
 Layers (:class:`Conv2D`, :class:`MaxPool2D`, :class:`Activation`,
 :class:`Affine` alias :class:`Linear`, :class:`Flatten`) each map forward and
 back; :class:`Sequential` chains them; the losses produce the top delta
-(per sample, with the mean over the batch in the loss, as SPEC.md); the
+(per sample, with the mean over the batch in the loss, as docs/spec.md); the
 optimisers update the parameters in place. No equation is implemented here:
 every layer calls :mod:`cnnprop`'s functions.
 

@@ -1,6 +1,6 @@
 """Losses that produce the top delta of a network.
 
-Convention of the source (SPEC.md): the loss is the mean over the batch,
+Convention of the source (docs/spec.md): the loss is the mean over the batch,
 ``E = (1/N) sum_n E_n``; the delta handed to the network is per sample,
 ``Delta[n] = dE_n / dZ[n]`` (no 1/N), and the layers' parameter gradients
 carry the 1/N. ``__call__`` returns ``(E, Delta)``.

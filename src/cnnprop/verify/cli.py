@@ -3,7 +3,7 @@ import sys
 
 from .registry import CHECKS
 from .report import Report
-from .runner import equation_tags, run
+from .runner import equation_tags, run, select_checks
 
 __all__ = ["add_arguments", "main"]
 
@@ -39,6 +39,11 @@ def main(args, out=None):
         return 0
     dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
     paths = ("direct", "fast") if args.path == "both" else (args.path,)
+    try:
+        select_checks(args.check)
+    except ValueError as exc:
+        print(f"cnnprop verify: error: {exc}", file=sys.stderr)
+        return 2
     mode = "quick" if args.quick else "full"
     print(f"cnnprop verify: {mode} run, seed {args.seed}, dtypes {', '.join(dtypes)}, "
           f"paths {', '.join(paths)}", file=out)
