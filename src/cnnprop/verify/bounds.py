@@ -85,11 +85,6 @@ def sum_bound(length, accumulate=np.float64):
     return gamma(length, unit_roundoff(accumulate)) + gamma(length)
 
 
-def reference_bound(length, dtype, accumulate=np.float64):
-    """Bound (1)/(4) relative to ``m``, with the output rounding taken at ``|result| = m``."""
-    return sum_bound(length, accumulate) + unit_roundoff(dtype)
-
-
 def linear_fd_bound(loss_terms, grad_terms):
     """Bound (2) times h, relative to ``m_E``: central differences of a loss linear in x."""
     return 2 * (gamma(loss_terms) + U64) + gamma(grad_terms)

@@ -66,7 +66,6 @@ CONV = (
     ConvCase("pad_gt_kernel", 2, 1, 4, 4, 2, 2, 2, (1, 1), (3, 2)),
     ConvCase("lenet_like", 4, 6, 12, 12, 8, 5, 5, (1, 1), (0, 0)),
     ConvCase("asymmetric_2", 1, 2, 9, 7, 3, 3, 2, (2, 3), (1, 0)),
-
 )
 
 POOL = (

@@ -85,14 +85,6 @@ class Report:
     def format_row(row):
         return "  ".join(cell.ljust(width) for cell, (_, width) in zip(row.cells(), COLUMNS)).rstrip()
 
-    def table(self):
-        """The report as a fixed-width text table, failures detailed below it."""
-        lines = [self.header()] + [self.format_row(r) for r in self.rows]
-        for r in self.rows:
-            if not r.passed:
-                lines.append(f"FAILED {r.check} [{r.dtype}, {r.path}] ({r.method}): " + "; ".join(r.failures))
-        return "\n".join(lines)
-
     def to_dict(self):
         return {
             "build": self.build,
