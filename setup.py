@@ -45,6 +45,22 @@ DIRECTIVES = {
     "embedsignature": True,
 }
 
+MODE = f"boundscheck={int(BOUNDSCHECK)} openmp_disabled={int(DISABLE_OPENMP)}"
+STAMP = HERE / "build" / "cnnprop-build-mode"
+
+
+def _read_stamp():
+    try:
+        return STAMP.read_text()
+    except OSError:
+        return None
+
+
+def _write_stamp():
+    STAMP.parent.mkdir(parents=True, exist_ok=True)
+    STAMP.write_text(MODE)
+
+
 OPENMP_PROBE = textwrap.dedent(
     """
     #include <omp.h>
@@ -75,10 +91,17 @@ class BuildExtWithOpenMP(build_ext):
 
     def finalize_options(self):
         super().finalize_options()
-        # The bounds-checked and the normal build share object paths; always
-        # rebuild so that switching CNNPROP_BOUNDSCHECK can never reuse a stale
-        # object of the other mode.
-        self.force = True
+        # Objects of the bounds-checked build live in their own folder (as
+        # does its generated C, see _extensions), so switching
+        # CNNPROP_BOUNDSCHECK never reuses an object of the other mode, and
+        # a rebuild compiles only the kernels whose sources changed.
+        if BOUNDSCHECK:
+            self.build_temp = os.path.join(self.build_temp, "boundscheck")
+        # The extension modules themselves (in build/lib*, or in src/ with
+        # --inplace) have one path in both modes: recompile everything when
+        # the last build here was of the other mode.
+        if _read_stamp() != MODE:
+            self.force = True
         # One compiler process a core: the kernels are independent modules.
         if not self.parallel:
             self.parallel = os.cpu_count() or 1
@@ -122,6 +145,7 @@ class BuildExtWithOpenMP(build_ext):
             warnings.warn(message, stacklevel=1)
             print(message, file=sys.stderr)
         super().build_extensions()
+        _write_stamp()
 
 
 def _extensions():
