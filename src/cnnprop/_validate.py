@@ -14,13 +14,19 @@ Conventions decided here (documented in docs/conventions.md):
   aligned native array; read-only arrays are used as they are (the kernels
   take them const). Masked arrays are refused: dropping a mask silently
   would compute on the masked values.
-- empty arrays are refused (ValueError): a batch with no sample has no mean.
+- empty arrays are refused (ValueError), except an empty batch (N = 0) where
+  :func:`nchw` allows it (docs/spec-beyond.md, "Shapes"); a parameter
+  gradient with ``reduction="mean"`` over an empty batch is refused (the mean
+  over no samples is undefined), with ``reduction="sum"`` it is zeros.
+- unbatched ``(C, H, W)`` arrays are accepted where :func:`nchw` is used, and
+  the result is returned unbatched (PyTorch's convention).
 """
 import numpy as np
 
 from .geometry import as_int
 
-__all__ = ["float_array", "same_dtype", "check_shape", "one_of", "reduction_divisor", "shape_tuple"]
+__all__ = ["float_array", "nchw", "same_dtype", "check_shape", "one_of", "reduction_divisor",
+           "shape_tuple", "batched_shape"]
 
 _FLOAT_TYPES = (np.float32, np.float64)
 
@@ -124,9 +130,59 @@ def one_of(value, name, options):
 
 
 def reduction_divisor(reduction, batch):
-    """What a parameter gradient's sum is divided by: N for ``"mean"`` (docs/spec.md, E9), 1 for ``"sum"``."""
+    """What a parameter gradient's sum is divided by: N for ``"mean"`` (docs/spec.md, E9), 1 for ``"sum"``.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``reduction``, or ``"mean"`` over an empty batch (N = 0).
+    """
     one_of(reduction, "reduction", ("mean", "sum"))
-    return float(batch) if reduction == "mean" else 1.0
+    if reduction == "sum":
+        return 1.0
+    if batch == 0:
+        raise ValueError("reduction='mean' over an empty batch (N = 0) is undefined: the mean "
+                         "over no samples has no value; use reduction='sum' (which gives zeros)")
+    return float(batch)
+
+
+def nchw(value, name, what="(N, C, H, W)"):
+    """An ``(N, C, H, W)`` array from a batched or unbatched ``(C, H, W)`` argument.
+
+    N = 0 is accepted (an empty batch); every other axis must be at least 1.
+
+    Returns
+    -------
+    array : ndarray of shape (N, C, H, W)
+        As :func:`float_array` makes it; an unbatched input gains a leading
+        axis of 1 (a view).
+    unbatched : bool
+        True when ``value`` was 3-D: the caller returns its result with
+        ``result[0]``.
+    """
+    array = float_array(value, name, ndim=(3, 4), what=f"{what} or unbatched {'(' + what[4:]}",
+                        allow_empty=True)
+    unbatched = array.ndim == 3
+    if unbatched:
+        array = array[None]
+    if min(array.shape[1:]) < 1:
+        raise ValueError(f"{name} must have at least one entry along every axis but the batch, "
+                         f"got shape {array.shape[1:] if unbatched else array.shape}")
+    return array, unbatched
+
+
+def batched_shape(value, name, unbatched):
+    """An ``input_shape`` argument as 4 ints, following the input's batching.
+
+    ``(C, H, W)`` when the delta given with it is unbatched, else
+    ``(N, C, H, W)``; N may be 0, the other entries must be at least 1.
+    """
+    if unbatched:
+        return (1,) + shape_tuple(value, name, 3)
+    items = _int_tuple(value, name, 4)
+    if items[0] < 0 or min(items[1:]) < 1:
+        raise ValueError(f"{name} must be (N, C, H, W) with N >= 0 and the rest >= 1, got {items}")
+    return items
 
 
 def shape_tuple(value, name, length):
@@ -134,6 +190,13 @@ def shape_tuple(value, name, length):
 
     ``length`` is the required number of entries, or a tuple of accepted counts.
     """
+    items = _int_tuple(value, name, length)
+    if any(x < 1 for x in items):
+        raise ValueError(f"{name} entries must be >= 1, got {items}")
+    return items
+
+
+def _int_tuple(value, name, length):
     counts = (length,) if isinstance(length, int) else tuple(length)
     expected = " or ".join(str(c) for c in counts)
     if isinstance(value, (str, bytes)) or not hasattr(value, "__len__"):
@@ -141,6 +204,4 @@ def shape_tuple(value, name, length):
     items = tuple(as_int(x, name) for x in value)
     if len(items) not in counts:
         raise ValueError(f"{name} must have {expected} entries, got {len(items)}: {items!r}")
-    if any(x < 1 for x in items):
-        raise ValueError(f"{name} entries must be >= 1, got {items}")
     return items

@@ -59,3 +59,46 @@ cdef inline Py_ssize_t span_stop(Py_ssize_t p, Py_ssize_t stride, Py_ssize_t pad
     """One past the last input index of window p inside the input: min(p*stride - pad + kernel, size)."""
     cdef Py_ssize_t hi = p * stride - pad + kernel
     return hi if hi < size else size
+
+
+# Dilation (docs/spec-beyond.md, window ranges): window p holds input i
+# exactly when Pmin <= p <= Pmax and dil divides i + pad - p*stride, with
+# Pmin = max(0, ceil((i + pad - (kernel - 1)*dil) / stride)) and Pmax as
+# window_last. Those p step by dil / gcd(stride, dil). For tap arithmetic
+# (tap_first, tap_stop, span_*), pass r*dil as the tap offset.
+
+cdef inline Py_ssize_t gcd(Py_ssize_t a, Py_ssize_t b) noexcept nogil:
+    """Greatest common divisor of two positive ints."""
+    cdef Py_ssize_t t
+    while b != 0:
+        t = a % b
+        a = b
+        b = t
+    return a
+
+
+cdef inline Py_ssize_t window_step(Py_ssize_t stride, Py_ssize_t dil) noexcept nogil:
+    """Step between the windows that hold one input: dil / gcd(stride, dil)."""
+    return dil // gcd(stride, dil)
+
+
+cdef inline Py_ssize_t window_first_dilated(Py_ssize_t i, Py_ssize_t kernel, Py_ssize_t stride,
+                                            Py_ssize_t pad, Py_ssize_t dil,
+                                            Py_ssize_t out_size) noexcept nogil:
+    """The first window p holding input i; out_size when none does.
+
+    The windows holding i are range(first, window_last(...) + 1, window_step(...)),
+    each with tap r = (i + pad - p*stride) / dil.
+    """
+    cdef Py_ssize_t lo = ceil_div(i + pad - (kernel - 1) * dil, stride)
+    cdef Py_ssize_t hi = window_last(i, out_size, stride, pad)
+    cdef Py_ssize_t step = window_step(stride, dil)
+    cdef Py_ssize_t p
+    if lo < 0:
+        lo = 0
+    for p in range(lo, lo + step):
+        if p > hi:
+            break
+        if (i + pad - p * stride) % dil == 0:
+            return p
+    return out_size

@@ -8,7 +8,8 @@ from cython.parallel cimport prange
 
 from ._openmp cimport (CNNPROP_OPENMP_ENABLED, CNNPROP_BOUNDSCHECK_ENABLED,
                        omp_get_max_threads, omp_get_thread_num)
-from ._index cimport window_first, window_last, tap_first, tap_stop
+from ._index cimport (window_first, window_last, tap_first, tap_stop, window_first_dilated,
+                      window_step)
 
 
 def openmp_enabled():
@@ -31,6 +32,16 @@ def c_window_range(Py_ssize_t i, Py_ssize_t out_size, Py_ssize_t kernel,
     """(Pmin, Pmax) of eqs (8)-(9) exactly as the kernels compute them."""
     return (window_first(i, kernel, stride, pad),
             window_last(i, out_size, stride, pad))
+
+
+def c_window_range_dilated(Py_ssize_t i, Py_ssize_t out_size, Py_ssize_t kernel,
+                           Py_ssize_t stride, Py_ssize_t pad, Py_ssize_t dil):
+    """(first, last, step) of the windows holding input i, as the kernels compute them.
+
+    ``first == out_size`` when no window holds i.
+    """
+    return (window_first_dilated(i, kernel, stride, pad, dil, out_size),
+            window_last(i, out_size, stride, pad), window_step(stride, dil))
 
 
 def c_tap_range(Py_ssize_t r, Py_ssize_t in_size, Py_ssize_t out_size,
