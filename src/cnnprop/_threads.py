@@ -5,7 +5,7 @@ import os
 from . import geometry
 from ._kernels import _support
 
-__all__ = ["resolve_num_threads", "cpu_quota"]
+__all__ = ["resolve_num_threads", "cpu_quota", "check_signals", "forked_serial"]
 
 
 def cpu_quota():
@@ -68,7 +68,9 @@ def resolve_num_threads(num_threads, work=None):
         ``OMP_NUM_THREADS`` as read when the process started OpenMP, and
         threadpoolctl limits), capped by the CPU quota of the process, and
         by ``work / MIN_WORK_PER_THREAD`` so that tiny calls run on one
-        thread. A positive int up to ``MAX_THREADS`` is used as given.
+        thread. A positive int up to ``MAX_THREADS`` is used as given,
+        except in a process forked from one that ran threads (see
+        :func:`forked_serial`), where every call runs on one thread.
     work : int, optional
         Inner-loop iterations of the call (e.g. multiply-adds), for the
         automatic count.
@@ -89,11 +91,62 @@ def resolve_num_threads(num_threads, work=None):
         count = max(1, min(_support.openmp_max_threads(), cpu_quota()))
         if work is not None:
             count = max(1, min(count, int(work) // MIN_WORK_PER_THREAD))
-        return count
-    count = geometry.as_int(num_threads, "num_threads")
-    if count < 1:
-        raise ValueError(f"num_threads must be None or >= 1, got {count}")
-    if count > MAX_THREADS:
-        # OpenMP would try to create them all, and fail or crash
-        raise ValueError(f"num_threads must be <= {MAX_THREADS}, got {count}")
+    else:
+        count = geometry.as_int(num_threads, "num_threads")
+        if count < 1:
+            raise ValueError(f"num_threads must be None or >= 1, got {count}")
+        if count > MAX_THREADS:
+            # OpenMP would try to create them all, and fail or crash
+            raise ValueError(f"num_threads must be <= {MAX_THREADS}, got {count}")
+    if count > 1:
+        if _fork.serial:
+            return 1
+        _fork.used_threads = True
     return count
+
+
+class _ForkState:
+    """Whether OpenMP ran a team of threads here, and whether this is a fork of such a process."""
+    used_threads = False
+    serial = False
+
+
+_fork = _ForkState()
+
+
+def forked_serial():
+    """True when this process is a fork of one whose OpenMP ran threads: calls run on 1 thread.
+
+    GNU libgomp keeps the team of threads of a parallel region for the next
+    one; ``fork()`` copies that bookkeeping but not the threads, so the
+    child's first parallel region of more than one thread would wait for
+    them forever. A team of one runs on the calling thread only, which works.
+    """
+    return _fork.serial
+
+
+def _after_fork_in_child():
+    if _fork.used_threads:
+        _fork.serial = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def check_signals():
+    """Run the pending signal handlers now, raising what they raise (KeyboardInterrupt).
+
+    A kernel call runs compiled code without the GIL, and CPython runs
+    signal handlers only in the main thread between bytecodes, so Ctrl-C
+    during a call is answered when the call returns. A call split into
+    chunks whose boundaries depend on the shapes only (so results stay
+    bitwise identical) can call this between chunks to answer sooner. It
+    does nothing outside the main thread.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        Or whatever a pending signal's handler raises.
+    """
+    _support.check_signals()
