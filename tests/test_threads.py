@@ -191,7 +191,7 @@ def test_limit_keeps_a_count_set_by_another_thread_meanwhile():
     try:
         with blas.limit(1):
             assert blas.get() == 1
-            blas.set(other)  # as threadpoolctl in another thread would
+            blas._set(other)  # as threadpoolctl in another thread would
         assert blas.get() == other
         with blas.limit(1):
             with blas.limit(1):
@@ -199,12 +199,45 @@ def test_limit_keeps_a_count_set_by_another_thread_meanwhile():
             assert blas.get() == 1
         assert blas.get() == other
     finally:
-        blas.set(before)
+        blas._set(before)
 
 
 def test_small_calls_run_on_one_thread_by_default():
-    # On a busy machine a parallel region of tiny tasks waits for a
-    # descheduled thread; num_threads=None keeps such calls serial.
+    # On a busy machine a parallel region waits for a descheduled thread;
+    # num_threads=None keeps calls whose serial time is well under that serial.
     small_conv = 1 * 4 * 14 * 14 * 3 * 3 * 3
-    assert _threads.resolve_num_threads(None, work=small_conv) == 1
-    assert _threads.resolve_num_threads(None, work=_threads.MIN_WORK_PER_THREAD - 1) == 1
+    pool_8x16x64x64 = 8 * 16 * 32 * 32 * 2 * 2   # 0.4-0.6 ms on one thread
+    for work in (small_conv, pool_8x16x64x64, 2 * _threads.MIN_WORK_PER_THREAD - 1):
+        assert _threads.resolve_num_threads(None, work=work) == 1
+    assert _threads.resolve_num_threads(2, work=small_conv) == 2  # as asked
+
+
+def _openmp_settings(**env):
+    """libgomp's settings as it prints them (OMP_DISPLAY_ENV) on importing cnnprop, and the env after."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")} | env
+    env.update(OMP_DISPLAY_ENV="verbose", PYTHONPATH=os.path.abspath(SRC))
+    proc = subprocess.run([sys.executable, "-c", "import os, cnnprop; print(os.environ.get('OMP_WAIT_POLICY'))"],
+                          capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0, proc.stderr
+    settings = dict(line.strip().replace("'", "").split(" = ", 1)
+                    for line in proc.stderr.splitlines() if " = " in line)
+    if "GOMP_SPINCOUNT" not in settings:
+        pytest.skip("the OpenMP runtime is not GNU libgomp")
+    return settings, proc.stdout.strip()
+
+
+@needs_openmp
+def test_idle_openmp_threads_sleep_instead_of_spinning():
+    # libgomp's default spin-wait (GOMP_SPINCOUNT=300000) made 2-thread calls
+    # on a machine with busy cores take 30-120 ms instead of 0.04-2 ms.
+    settings, leaked = _openmp_settings()
+    assert settings["GOMP_SPINCOUNT"] == "0"
+    assert leaked == "None"  # set only while libgomp loads: children do not inherit it
+
+
+@needs_openmp
+def test_a_users_wait_policy_is_kept():
+    settings, leaked = _openmp_settings(OMP_WAIT_POLICY="active")
+    assert settings["OMP_WAIT_POLICY"] == "ACTIVE" and settings["GOMP_SPINCOUNT"] != "0"
+    assert leaked == "active"

@@ -1,4 +1,5 @@
 """The effective thread count of a kernel call: one helper, used by every layer."""
+import functools
 import math
 import os
 
@@ -20,6 +21,20 @@ def cpu_quota():
         count = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux
         count = os.cpu_count() or 1
+    limit = _cgroup_cpu_limit()
+    if limit is not None:
+        count = min(count, limit)
+    return max(1, count)
+
+
+@functools.lru_cache(maxsize=None)
+def _cgroup_cpu_limit():
+    """The cgroup CPU quota in whole CPUs (rounded up), or None; read once.
+
+    Reading the files costs tens of microseconds (hundreds on a busy
+    machine), as much as a small call, so it is cached: a quota changed while
+    the process runs is not seen.
+    """
     # cgroup v2, then v1: a container limited to 1.5 CPUs gets 2 threads.
     for path, parse in (("/sys/fs/cgroup/cpu.max", _parse_cpu_max),
                         ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", _parse_cfs)):
@@ -29,9 +44,8 @@ def cpu_quota():
         except (OSError, ValueError):
             continue
         if limit is not None:
-            count = min(count, limit)
-            break
-    return max(1, count)
+            return limit
+    return None
 
 
 def _parse_cpu_max(text, path):
@@ -52,7 +66,7 @@ def _parse_cfs(text, path):
 # Below this many inner-loop iterations per thread, opening a parallel region
 # costs more than it saves (and on a loaded machine a descheduled thread makes
 # the join wait a whole time slice), so automatic thread counts stay lower.
-MIN_WORK_PER_THREAD = 32768
+MIN_WORK_PER_THREAD = 524288
 
 # More threads than this on one machine is a mistake, not a request.
 MAX_THREADS = max(256, 8 * (os.cpu_count() or 1))
@@ -88,6 +102,8 @@ def resolve_num_threads(num_threads, work=None):
         If ``num_threads`` is 0, negative, or above ``MAX_THREADS``.
     """
     if num_threads is None:
+        if work is not None and work < 2 * MIN_WORK_PER_THREAD:
+            return 1  # without asking the system: this is most calls of a small network
         count = max(1, min(_support.openmp_max_threads(), cpu_quota()))
         if work is not None:
             count = max(1, min(count, int(work) // MIN_WORK_PER_THREAD))
