@@ -92,6 +92,23 @@ def test_forked_child_computes_after_the_parent_ran_two_threads():
 
 @needs_fork
 @needs_openmp
+def test_multiprocessing_fork_pool_after_two_thread_calls():
+    out = run("""
+        import multiprocessing
+
+        def work(_):
+            return calls(None)
+
+        expected = calls(2)
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            results = pool.map_async(work, range(4)).get(timeout=60)
+        print(all(same(r, expected) for r in results))
+    """)
+    assert out.split() == ["True"]
+
+
+@needs_fork
+@needs_openmp
 def test_fork_before_any_parallel_call_keeps_the_child_parallel():
     out = run("""
         calls(1)
