@@ -150,7 +150,7 @@ def _random_options(adapter, seed, base):
             c = c._replace(ceil_mode=bool(rng.random() < 0.5))
         if "count_include_pad" in claimed:
             c = c._replace(count_include_pad=bool(rng.random() < 0.5))
-        out.append(c._replace(name=f"options{i}:{c.describe().replace(' ', ',')}"))
+        out.append(c._replace(name=f"options{i}:{c.describe().replace(', ', ',').replace(' ', ';')}"))
     return tuple(out)
 
 

@@ -37,8 +37,8 @@ def load_target(target):
     if callable(obj) and not isinstance(obj, Adapter):
         try:
             obj = obj()
-        except ImportError as exc:
-            raise ValueError(f"--target {target!r}: {exc}") from exc
+        except Exception as exc:   # a target that cannot build its adapters is a usage error
+            raise ValueError(f"--target {target!r}: calling {attr} raised {type(exc).__name__}: {exc}") from exc
     adapters = [obj] if isinstance(obj, Adapter) else list(obj) if isinstance(obj, (list, tuple)) else None
     if not adapters or not all(isinstance(a, Adapter) for a in adapters):
         raise ValueError(f"--target {target!r} is not an Adapter or a sequence of Adapters "

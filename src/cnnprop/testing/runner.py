@@ -88,7 +88,7 @@ def _replace(case, adapter, field, value):
     if adapter.family == "affine" and field == "N":
         changes["input_shape"] = (value,) + tuple(case.input_shape[1:])
     trial = case._replace(**changes)
-    return trial._replace(name="shrunk:" + trial.describe().replace(" ", ","))
+    return trial._replace(name="shrunk:" + trial.describe().replace(", ", ",").replace(" ", ";"))
 
 
 def _valid(case, adapter):
@@ -195,18 +195,24 @@ class Failure(NamedTuple):
     hint: str = None
 
 
+def _geometry(case, family):
+    if family == "activation":
+        return f"input of shape {(case.N, case.C, case.H, case.W)}"
+    return case.describe()
+
+
 def explain(failure):
     """The failure message: equation, geometry, worst element, error against bound, minimal geometry, hint."""
     a, s, f = failure.adapter, failure.spec, failure.finding
     lines = [f"{a.name}.{s.name} ({s.summary}), eq {s.equation}, {failure.dtype}: "
              f"fails on {failure.failed} of {failure.total} geometries",
-             f"  worst geometry {failure.case.name}: {failure.case.describe()}",
+             f"  worst geometry {failure.case.name}: {_geometry(failure.case, a.family)}",
              f"  error {f.error:.3g} > bound {f.bound:.3g} ({f.method})"]
     if f.detail:
         lines.append(f"  {f.detail}")
     if failure.minimal is not None:
         m = failure.minimal_finding
-        lines.append(f"  minimal failing geometry: {failure.minimal.describe()} "
+        lines.append(f"  minimal failing geometry: {_geometry(failure.minimal, a.family)} "
                      f"(error {m.error:.3g} > bound {m.bound:.3g})")
         if m.detail and m.detail != f.detail:
             lines.append(f"    {m.detail}")

@@ -23,6 +23,30 @@ def available():
     return True
 
 
+def _one_thread(fn):
+    """Run a call on one PyTorch thread: the checks' layers are tiny, and torch's
+    thread pool only spins (and oversubscribes a busy machine); restored after."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        import torch
+
+        before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+    return run
+
+
+def _adapter(family, forward, backward_input, backward_params=None, **kw):
+    """An Adapter whose calls run on one PyTorch thread."""
+    wrap = [None if fn is None else _one_thread(fn) for fn in (forward, backward_input, backward_params)]
+    return Adapter(family, *wrap, **kw)
+
+
 def _t(a, grad=False):
     import torch
 
@@ -82,7 +106,7 @@ def _convolution():
         dw, db = _grad_of(lambda w, b: _conv(_t(x), w, b, **kw), delta, w, b)
         return _np(dw), _np(db)
 
-    return Adapter("convolution", forward, backward_input, backward_params, name="torch.conv2d",
+    return _adapter("convolution", forward, backward_input, backward_params, name="torch.conv2d",
                    reduction="sum", options=("stride", "padding", "asymmetric_padding", "dilation", "groups",
                                              "padding_mode"))
 
@@ -107,7 +131,7 @@ def _transposed():
         dw, db = _grad_of(lambda w, b: tconv(_t(x), w, b, **kw), delta, w, b)
         return _np(dw), _np(db)
 
-    return Adapter("transposed_convolution", forward, backward_input, backward_params,
+    return _adapter("transposed_convolution", forward, backward_input, backward_params,
                    name="torch.conv_transpose2d", reduction="sum",
                    options=("stride", "padding", "output_padding", "dilation", "groups"))
 
@@ -131,7 +155,7 @@ def _max_pooling():
         (dx,) = _grad_of(lambda x: _maxpool(x, **kw), delta, _t(x, True))
         return _np(dx)
 
-    return Adapter("max_pooling", forward, backward_input, name="torch.max_pool2d", ties="first",
+    return _adapter("max_pooling", forward, backward_input, name="torch.max_pool2d", ties="first",
                    options=("stride", "padding", "asymmetric_padding", "dilation", "ceil_mode"))
 
 
@@ -149,7 +173,7 @@ def _average_pooling():
         (dx,) = _grad_of(lambda x: _avgpool(x, **kw), delta, _t(np.zeros(input_shape, delta.dtype), True))
         return _np(dx)
 
-    return Adapter("average_pooling", forward, backward_input, name="torch.avg_pool2d",
+    return _adapter("average_pooling", forward, backward_input, name="torch.avg_pool2d",
                    options=("stride", "padding", "ceil_mode", "count_include_pad"))
 
 
@@ -171,7 +195,7 @@ def _activations():
             (dx,) = _grad_of(fn, delta, _t(x, True))
             return _np(dx)
 
-        out.append(Adapter("activation", forward, backward_input, activation=name, params=params,
+        out.append(_adapter("activation", forward, backward_input, activation=name, params=params,
                            name=f"torch.{name}"))
     return out
 
@@ -195,7 +219,7 @@ def _affine():
         dw, db = _grad_of(lambda w, b: linear(_t(x), w, b), delta, w, b)
         return _np(dw), _np(db)
 
-    return Adapter("affine", forward, backward_input, backward_params, name="torch.linear", reduction="sum")
+    return _adapter("affine", forward, backward_input, backward_params, name="torch.linear", reduction="sum")
 
 
 def adapters():
