@@ -128,6 +128,28 @@ def test_reduction_sum_claimed_for_a_mean_gradient_says_multiply_by_N():
         check_layer(adapter, quick=True, dtypes=("float64",), checks=["kernel_grad"])
 
 
+def test_the_worked_example_of_the_docs_fails_as_shown():
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "verify-your-implementation.md")
+    with open(path, encoding="utf-8") as fh:
+        text = fh.read()
+    code = text.split("## A worked example")[1].split("```python")[1].split("```")[0]
+    with pytest.raises(AssertionError) as info:
+        exec(compile(code, "worked_example", "exec"), {})
+    message = str(info.value)
+    assert "my_conv.input_delta (input delta against cnnprop), eq (7)-(9), float64" in message
+    assert "minimal failing geometry: N=1 C=1 H=1 W=1 K=1 R=1 S=1" in message
+    assert "my_conv.input_delta_fd" in message and "my_conv.forward" not in message
+
+
+@pytest.mark.parametrize("module", ["cnnprop.testing", "cnnprop.testing.api", "cnnprop.testing.adapter"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
 # ----------------------------------------------------------------------------- misbehaving adapters
 
 def _wrong_dtype(x, w, b, **kw):

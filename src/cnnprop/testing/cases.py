@@ -45,7 +45,7 @@ class Case(NamedTuple):
         if self.input_shape:
             return f"input_shape={self.input_shape} I={self.K}"
         parts = [f"N={self.N}", f"C={self.C}", f"H={self.H}", f"W={self.W}", f"K={self.K}", f"R={self.R}",
-                 f"S={self.S}", f"stride={self.stride}", f"padding={self.padding}"]
+                 f"S={self.S}", f"stride={self.stride}", f"padding={_padding_arg(self.padding)}"]
         for field, default in (("dilation", (1, 1)), ("groups", 1), ("padding_mode", "zeros"),
                                ("ceil_mode", False), ("output_padding", (0, 0)), ("count_include_pad", True)):
             if getattr(self, field) != default:

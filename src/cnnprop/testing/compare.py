@@ -40,8 +40,9 @@ def _element(name, letters, shape, flat):
     return f"{name}[{', '.join(str(int(i)) for i in index)}]"
 
 
-def agree(result, truth, magnitude, length, dtype, method, name, letters="nchw", relative=None):
-    """Finding of ``result`` against cnnprop's float64 ``truth`` (bound (1), sums in ``dtype``)."""
+def agree(result, truth, magnitude, length, dtype, method, name, letters="nchw", relative=None, at=None):
+    """Finding of ``result`` against cnnprop's float64 ``truth`` (bound (1), sums in ``dtype``);
+    ``at``: the input of an element-wise map, shown at the worst element."""
     relative = sum_bound(length, np.dtype(dtype).type) if relative is None else relative
     truth = np.asarray(truth, dtype=np.float64)
     i, error, bound = worst_index(result, truth, magnitude, relative, unit_roundoff(dtype))
@@ -50,6 +51,8 @@ def agree(result, truth, magnitude, length, dtype, method, name, letters="nchw",
     got = np.asarray(result, dtype=np.float64).ravel()[i]
     detail = (f"worst element {_element(name, letters, truth.shape, i)} = {got:.17g}, "
               f"cnnprop gives {truth.ravel()[i]:.17g}")
+    if at is not None:
+        detail += f" (at z = {np.asarray(at).ravel()[i]:.17g})"
     return Finding(error, bound, method, detail)
 
 

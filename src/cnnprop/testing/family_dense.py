@@ -37,7 +37,7 @@ def _activation_forward(adapter, case, dtype, rng):
     z = np.concatenate([_inputs(case, rng).ravel(), EDGES]).reshape(1, 1, 1, -1)
     truth = cnnprop.activation_forward(z, adapter.activation, **adapter.params, algorithm="direct")
     return agree(_act(adapter, dtype, "forward", z), truth, np.abs(truth), 0, dtype,
-                 "cnnprop's literal kernel, relative to |phi|", "Y", "nchw", relative=_relative(dtype))
+                 "cnnprop's literal kernel, relative to |phi|", "Y", "nchw", relative=_relative(dtype), at=z)
 
 
 def _activation_backward(adapter, case, dtype, rng):
@@ -49,7 +49,7 @@ def _activation_backward(adapter, case, dtype, rng):
     slope = cnnprop.activation_backward(np.ones_like(z), z, adapter.activation, **adapter.params, algorithm="direct")
     magnitude = np.abs(delta) * (np.abs(slope) + np.abs(phi) * (1 + np.abs(phi)))
     return agree(_act(adapter, dtype, "backward_input", delta, z), truth, magnitude, 0, dtype,
-                 "cnnprop's literal kernel", "dZ", "nchw", relative=2 * _relative(dtype))
+                 "cnnprop's literal kernel", "dZ", "nchw", relative=2 * _relative(dtype), at=z)
 
 
 def _activation_fd(adapter, case, dtype, rng):
