@@ -307,3 +307,69 @@ def test_verify_target_torch(capsys):
     # PyTorch's softplus returns x itself above its threshold 20: at x = 30 that is
     # log1p(exp(-30)) / 30 = 3e-15 off, above the float64 bound; a finding, reported as one
     assert "FAILED torch.softplus.forward" in out and code == 1
+
+
+# ----------------------------------------------------------------------------- families of issues 10 and 11
+# Until cnnprop has transposed convolution and average pooling, their checks run
+# against stand-ins built from cnnprop's convolution (the adjoint relations of
+# SPEC-BEYOND.md), so the plumbing and the PyTorch adapters are exercised now.
+
+def _conv_transpose_shims():
+    import cnnprop
+
+    def out_shape(x, f, stride, padding):
+        (u, v), (ph, pw) = (stride,) * 2 if isinstance(stride, int) else stride, \
+            (padding,) * 2 if isinstance(padding, int) else padding
+        return (x.shape[0], f.shape[1], (x.shape[2] - 1) * u - 2 * ph + f.shape[2],
+                (x.shape[3] - 1) * v - 2 * pw + f.shape[3])
+
+    def forward(x, f, b=None, stride=1, padding=0):
+        y = cnnprop.conv2d_backward_input(x, f, out_shape(x, f, stride, padding), stride, padding)
+        return y if b is None else y + b[None, :, None, None]
+
+    def backward_input(delta, f, input_shape, stride=1, padding=0):
+        return cnnprop.conv2d_forward(delta, f, None, stride, padding)
+
+    def backward_filter(delta, x, kernel_size, stride=1, padding=0, reduction="mean"):
+        return cnnprop.conv2d_backward_filter(x, delta, kernel_size, stride, padding, reduction)
+
+    return {"conv_transpose2d_forward": forward, "conv_transpose2d_backward_input": backward_input,
+            "conv_transpose2d_backward_filter": backward_filter}
+
+
+def _avgpool_shims():
+    import cnnprop
+
+    def box(window, C, dtype):
+        R, S = (window, window) if isinstance(window, int) else window
+        return np.full((1, 1, R, S), 1.0 / (R * S), dtype=dtype)
+
+    def forward(z, window, stride=None, padding=0):
+        N, C, H, W = z.shape
+        y = cnnprop.conv2d_forward(z.reshape(N * C, 1, H, W), box(window, C, z.dtype), None, stride, padding)
+        return y.reshape(N, C, *y.shape[2:])
+
+    def backward(delta, input_shape, window, stride=None, padding=0):
+        N, C, H, W = input_shape
+        d = delta.reshape(N * C, 1, *delta.shape[2:])
+        return cnnprop.conv2d_backward_input(d, box(window, C, delta.dtype), (N * C, 1, H, W), stride,
+                                             padding).reshape(input_shape)
+
+    return {"avgpool2d_forward": forward, "avgpool2d_backward": backward}
+
+
+@pytest.mark.parametrize("family", ["transposed_convolution", "average_pooling"])
+def test_torch_adapters_of_the_new_families_against_stand_ins(family, monkeypatch):
+    pytest.importorskip("torch")
+    import cnnprop
+    from cnnprop.testing import torch_adapters
+
+    shims = _conv_transpose_shims() if family == "transposed_convolution" else _avgpool_shims()
+    for name, fn in shims.items():
+        monkeypatch.setattr(cnnprop, name, fn, raising=False)
+    adapter = next(a for a in torch_adapters.adapters() if a.family == family)
+    report = check_layer(adapter, quick=True)
+    assert report.ok and len(report.rows) >= 5
+    if family == "transposed_convolution":
+        with pytest.raises(AssertionError, match="did you mean reduction='sum'"):
+            check_layer(adapter.replace(reduction="mean"), quick=True, dtypes=("float64",), checks=["kernel_grad"])

@@ -81,7 +81,7 @@ def conv2d_backward_params(delta, x, kernel_size, stride, padding, reduction="me
 
 
 def _pool_windows(x, window, stride, padding):
-    (R, S), (ph, pw), (N, C, H, W) = window, padding, x.shape
+    (R, S), (ph, pw), (H, W) = window, padding, x.shape[2:]
     P, Q = _out(H, R, stride[0], ph), _out(W, S, stride[1], pw)
     xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=-np.inf)
     return xp, P, Q
@@ -98,7 +98,7 @@ def maxpool2d_forward(x, window, stride, padding):
 
 def maxpool2d_backward(delta, x, y, window, stride, padding, ties="all"):
     """Each window's delta to its maxima: all of them (``ties="all"``) or the first in row-major order."""
-    (ph, pw), (N, C, H, W) = padding, x.shape
+    (ph, pw), (H, W) = padding, x.shape[2:]
     xp, P, Q = _pool_windows(x, window, stride, padding)
     dxp = np.zeros(xp.shape, dtype=x.dtype)
     taken = np.zeros(y.shape, dtype=bool)
