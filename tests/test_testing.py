@@ -216,6 +216,41 @@ def test_nhwc_adapter_is_converted_both_ways():
         check_layer(Adapter("convolution", forward=forward), quick=True, dtypes=("float64",))
 
 
+def test_tensorflow_conventions_nhwc_rsck_and_affine_ji():
+    """Every direction through the conversions: NHWC activations, (R, S, C, K) kernels, x @ w."""
+    def nchw(a):
+        return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
+
+    def nhwc(a):
+        return np.ascontiguousarray(a.transpose(0, 2, 3, 1))
+
+    def kcrs(w):
+        return np.ascontiguousarray(w.transpose(3, 2, 0, 1))
+
+    def rsck(w):
+        return np.ascontiguousarray(w.transpose(2, 3, 1, 0))
+
+    def backward_input(delta, w, input_shape, **kw):
+        N, H, W, C = input_shape
+        return nhwc(ex.conv2d_backward_input(nchw(delta), kcrs(w), (N, C, H, W), **kw))
+
+    def backward_params(delta, x, kernel_size, **kw):
+        dw, db = ex.conv2d_backward_params(nchw(delta), nchw(x), kernel_size, **kw)
+        return rsck(dw), db
+
+    tf_conv = Adapter("convolution", forward=lambda x, w, b, **kw: nhwc(ex.conv2d_forward(nchw(x), kcrs(w), b, **kw)),
+                      backward_input=backward_input, backward_params=backward_params,
+                      layout="NHWC", kernel_layout="RSCK")
+    assert check_layer(tf_conv, quick=True).ok
+    tf_dense = Adapter("affine", forward=lambda x, w, b: ex.affine_forward(x, w.T, b),
+                       backward_input=lambda d, w, shape: ex.affine_backward_input(d, w.T, shape),
+                       backward_params=lambda d, x: (lambda g: (g[0].T, g[1]))(ex.affine_backward_params(d, x)),
+                       kernel_layout="JI")
+    assert check_layer(tf_dense, quick=True).ok
+    with pytest.raises(AssertionError, match="did you mean kernel_layout='JI'"):
+        check_layer(tf_dense.replace(kernel_layout="IJ"), quick=True, dtypes=("float64",), checks=["forward"])
+
+
 # ----------------------------------------------------------------------------- pytest ids
 
 def test_layer_checks_ids():
