@@ -408,3 +408,25 @@ def test_torch_adapters_of_the_new_families_against_stand_ins(family, monkeypatc
     if family == "transposed_convolution":
         with pytest.raises(AssertionError, match="did you mean reduction='sum'"):
             check_layer(adapter.replace(reduction="mean"), quick=True, dtypes=("float64",), checks=["kernel_grad"])
+
+
+def test_general_options_are_drawn_when_claimed_and_supported(monkeypatch):
+    """The draws of the general options (dilation, groups, paddings, modes, ceil_mode,
+    output_padding), as they will run once cnnprop supports them."""
+    from cnnprop.testing import cases
+
+    monkeypatch.setattr(cases, "supports", lambda option, family="convolution": True)
+    every = ("stride", "padding", "asymmetric_padding", "same_padding", "dilation", "groups", "padding_mode",
+             "output_padding")
+    adapter = ex.CONVOLUTION.replace(options=every)
+    base = [cases._restrict(cases._from_verify(c, "convolution"), adapter) for c in cases.geometries.CONV]
+    drawn = cases._random_options(adapter, 0, base)
+    assert len(drawn) == 12
+    assert all(c.C % c.groups == 0 and c.K % c.groups == 0 for c in drawn)
+    assert {c.groups for c in drawn} > {1} and {c.dilation for c in drawn} > {(1, 1)}
+    assert any(c.padding == "same" for c in drawn) and {c.padding_mode for c in drawn} > {"zeros"}
+    assert all(op < max(u, d) for c in drawn for op, u, d in zip(c.output_padding, c.stride, c.dilation))
+    kw = cases.adapter_kwargs(drawn[0], adapter)
+    assert set(kw) == {"stride", "padding", "dilation", "groups", "padding_mode", "output_padding"}
+    # an adapter that claims none of them gets none of them
+    assert cases._random_options(ex.CONVOLUTION, 0, base) == ()

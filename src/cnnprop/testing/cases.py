@@ -148,6 +148,9 @@ def _random_options(adapter, seed, base):
             c = c._replace(padding_mode=mode)
         if "ceil_mode" in claimed:
             c = c._replace(ceil_mode=bool(rng.random() < 0.5))
+        if "output_padding" in claimed:
+            # below the stride (PyTorch's and the contract's rule for the extra rows)
+            c = c._replace(output_padding=tuple(int(rng.integers(0, max(u, d))) for u, d in zip(c.stride, c.dilation)))
         if "count_include_pad" in claimed:
             c = c._replace(count_include_pad=bool(rng.random() < 0.5))
         out.append(c._replace(name=f"options{i}:{c.describe().replace(', ', ',').replace(' ', ';')}"))
