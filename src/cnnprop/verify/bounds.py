@@ -98,12 +98,18 @@ def worst_element(result, truth, magnitude, relative, u_out):
     the truth is an exact 0 and any difference is an infinite error). When
     every element is exact, the bound reported is the tightest one.
     """
+    return worst_index(result, truth, magnitude, relative, u_out)[1:]
+
+
+def worst_index(result, truth, magnitude, relative, u_out):
+    """:func:`worst_element` with the flat index of that element first:
+    ``(index, error, bound)`` (index -1 for an empty array)."""
     truth = np.asarray(truth, dtype=np.float64)
     m = np.broadcast_to(np.asarray(magnitude, dtype=np.float64), truth.shape).ravel()
     result = np.asarray(result, dtype=np.float64).ravel()
     truth = truth.ravel()
     if truth.size == 0:
-        return 0.0, 0.0
+        return -1, 0.0, 0.0
     diff = np.abs(result - truth)
     diff = np.where(np.isnan(diff), np.inf, diff)
     bound = relative * m + u_out * np.abs(truth)
@@ -115,4 +121,4 @@ def worst_element(result, truth, magnitude, relative, u_out):
         error = diff[i] / m[i]
     else:
         error = np.inf if diff[i] else 0.0
-    return float(error), float(scaled_bound[i])
+    return i, float(error), float(scaled_bound[i])

@@ -23,6 +23,10 @@ def add_arguments(parser):
     parser.add_argument("--json", metavar="PATH", help="also write the report as JSON")
     parser.add_argument("--junit", metavar="PATH", help="also write the report as JUnit XML")
     parser.add_argument("--list", action="store_true", help="list the checks and exit")
+    parser.add_argument("--target", metavar="MODULE:OBJECT",
+                        help="verify another implementation instead: an importable cnnprop.testing "
+                             "Adapter (or a sequence of them), or 'torch' or 'numpy' (the ready adapters); "
+                             "--check then selects the adapter's checks by name")
 
 
 def _list_checks(out):
@@ -34,6 +38,10 @@ def _list_checks(out):
 def main(args, out=None):
     """Run the checks, stream the table, print the summary; return the exit code."""
     out = out or sys.stdout
+    if getattr(args, "target", None):
+        from cnnprop.testing import cli as testing_cli
+
+        return testing_cli.main(args, out)
     if args.list:
         _list_checks(out)
         return 0
