@@ -66,6 +66,7 @@ def test_conv2d_against_torch(seed, algorithm):
     np.testing.assert_allclose(df_mean * shape[0], tf.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same'")
 @pytest.mark.parametrize("algorithm", ALGORITHMS)
 def test_same_padding_against_torch(algorithm):
     # PyTorch takes 'same' at stride 1 only; even kernels put the extra row at the bottom
