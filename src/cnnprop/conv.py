@@ -57,6 +57,9 @@ def check_groups(groups, C, K, kernel_channels, C_name="C", K_name="K"):
         raise ValueError(f"groups={groups} must divide the input channels {C_name}={C}")
     if K % groups:
         raise ValueError(f"groups={groups} must divide the output channels {K_name}={K}")
+    if kernel_channels != C // groups and groups == 1:
+        raise ValueError(f"input channels of f (f.shape[1]) does not match {C_name}: "
+                         f"{kernel_channels} != {C}")
     if kernel_channels != C // groups:
         raise ValueError(
             f"kernel shape disagrees with groups: f.shape[1] must be {C_name} / groups = "
@@ -347,7 +350,7 @@ def conv2d_forward(z, f, b=None, stride=1, padding=0, dilation=1, groups=1, *,
         b = check.float_array(b, "b", ndim=1, what="(K,)")
     dtype = check.same_dtype(z=z, f=f, b=b)
     C, K = z.shape[1], f.shape[0]
-    groups = check_groups(groups, C, K, f.shape[1])
+    groups = check_groups(groups, C, K, f.shape[1], C_name="input channels of z (z.shape[1])")
     if b is None:
         b = np.zeros(K, dtype=dtype)
     check.check_shape(b, "b", (K,), "one bias per output channel of f")

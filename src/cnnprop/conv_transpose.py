@@ -63,7 +63,7 @@ def _groups(groups, C_in, f_shape=None):
 
 def conv_transpose2d_forward(x, f, b=None, stride=1, padding=0, output_padding=0, groups=1,
                              dilation=1, *, algorithm="auto", num_threads=None):
-    """Transposed convolution, eq (7g) with ``x`` as the delta ``D'``, plus a bias.
+    """Transposed convolution (T1): eq (7g), the general eq (7), with ``x`` as the delta ``D'``, plus a bias.
 
     ``y[n,c,h,w] = b[c] + sum_{k : gamma(k) = c // C_g} sum_{(p,r),(q,s)} x[n,k,p,q] f[k, c - gamma(k) C_g, r, s]``
     over the windows of the convolution from ``y`` to ``x`` that hold
@@ -145,7 +145,7 @@ def conv_transpose2d_forward(x, f, b=None, stride=1, padding=0, output_padding=0
 
 def conv_transpose2d_backward_input(delta, f, input_shape, stride=1, padding=0, output_padding=0,
                                     groups=1, dilation=1, *, algorithm="auto", num_threads=None):
-    """Gradient of a transposed convolution for its input: eq (4g), the forward convolution of ``delta``.
+    """Input gradient of a transposed convolution (T2): eq (4g), the general eq (4), of ``delta``.
 
     ``dx[n,k,p,q] = sum_{c',r,s} delta[n,gamma(k) C_g + c',h,w] f[k,c',r,s]``
     with ``h = p u + r d_h - p_t``, ``w = q v + s d_w - p_l``.
@@ -205,7 +205,9 @@ def conv_transpose2d_backward_input(delta, f, input_shape, stride=1, padding=0, 
 def conv_transpose2d_backward_filter(delta, x, kernel_size, stride=1, padding=0, output_padding=0,
                                      groups=1, dilation=1, *, reduction="mean", algorithm="auto",
                                      num_threads=None):
-    """Kernel gradient of a transposed convolution: eq (5g) with ``x`` as the delta and ``delta`` as the input.
+    """Kernel gradient of a transposed convolution (T3): eq (5g), the general eq (5), roles swapped.
+
+    ``x`` is the delta and ``delta`` the input of eq (5g).
 
     ``df[k,c',r,s] = (1/N) sum_{n,p,q} x[n,k,p,q] delta[n,gamma(k) C_g + c',h,w]``.
 
