@@ -138,7 +138,7 @@ def random_conv(seed, count=24):
     return tuple(cases)
 
 
-def random_general_conv(seed, count=8):
+def random_general_conv(seed, count=5):
     """``count`` general convolution geometries drawn from ``seed``: dilations 1..3,
     groups 1..3, four independent paddings 0..3, every padding mode (drawn
     again until the geometry is valid)."""
