@@ -98,7 +98,8 @@ def plan_conv(N, C, K, P, Q, R, S, stride, padding, itemsize, groups=1, output_e
     chunk_rows = max(1, SCRATCH_BYTES // (max(1, max_cols) * itemsize))
     return ConvPlan(np.array(blocks, dtype=np.int64).reshape(-1, 4),
                     np.array(groups_, dtype=np.int64).reshape(-1, 2),
-                    np.array(channels, dtype=np.int64), np.array(_ranges(CRS, math.ceil(CRS / row_groups)), dtype=np.int64),
+                    np.array(channels, dtype=np.int64),
+                    np.array(_ranges(CRS, math.ceil(CRS / row_groups)), dtype=np.int64),
                     np.array(_ranges(len(blocks), max(1, math.ceil(len(blocks) / partials))),
                              dtype=np.int64).reshape(-1, 2),
                     max_cols, direct, int(min(CRS, chunk_rows)))

@@ -434,7 +434,7 @@ def conv2d_backward_input(delta, f, input_shape, stride=1, padding=0, dilation=1
     """
     delta, unbatched = check.nchw(delta, "delta", "(N, K, P, Q)")
     f = check.float_array(f, "f", ndim=4, what="(K, C / groups, R, S)")
-    dtype = check.same_dtype(delta=delta, f=f)
+    check.same_dtype(delta=delta, f=f)
     N, C, H, W = check.batched_shape(input_shape, "input_shape", unbatched)
     K = f.shape[0]
     groups = check_groups(groups, C, K, f.shape[1], C_name="input_shape[1]")
@@ -508,7 +508,7 @@ def conv2d_backward_filter(delta, z, kernel_size, stride=1, padding=0, dilation=
     if unbatched != z_unbatched:
         raise ValueError(f"delta and z must both be batched or both unbatched, got shapes "
                          f"{delta.shape[int(unbatched):]} and {z.shape[int(z_unbatched):]}")
-    dtype = check.same_dtype(delta=delta, z=z)
+    check.same_dtype(delta=delta, z=z)
     N, C, H, W = z.shape
     K = delta.shape[1]
     divisor = check.reduction_divisor(reduction, N)

@@ -52,7 +52,7 @@ def _geometry(input_hw, kernel_hw, stride, padding, output_padding, dilation,
     return g._replace(P=int(input_hw[0]), Q=int(input_hw[1])), (g.H, g.W)
 
 
-def _groups(groups, C_in, f_shape=None):
+def _groups(groups, C_in):
     groups = as_int(groups, "groups")
     if groups < 1:
         raise ValueError(f"groups must be >= 1, got {groups}")
@@ -261,6 +261,4 @@ def conv_transpose2d_backward_filter(delta, x, kernel_size, stride=1, padding=0,
                           window_name="kernel_size")
     check.check_shape(delta, "delta", (N, delta.shape[1], H, W),
                       f"(N, C_out, H_out, W_out) of the transposed convolution of x {x.shape}")
-    if delta.shape[0] != N:
-        raise ValueError(f"delta and x must have the same batch size, got {delta.shape[0]} and {N}")
     return filter_resolved(x, delta, g, groups, "zeros", divisor, algorithm, num_threads)
