@@ -305,3 +305,44 @@ def test_fast_path_with_chunked_reduction_and_one_partial(rng, monkeypatch, dtyp
     assert plan.chunk_rows < 18 and len(plan.spans) == 1
     check_all(rng, (2, 4, 7, 6), (6, 3, 3), 1, ((1, 0), (2, 1)), (2, 1), 2, "zeros", dtype, "fast")
     check_all(rng, (3, 4, 5, 5), (4, 1, 1), 1, 0, 1, 2, "zeros", dtype, "fast")     # direct_cols
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_literal_float32_is_the_float64_result_rounded_once(rng, mode):
+    # the literal kernels (and the padding-mode fold) sum in float64 and round once
+    z, f = random(rng, (2, 4, 6, 7), np.float32), random(rng, (6, 2, 3, 2), np.float32)
+    kw = dict(stride=(2, 1), padding=((2, 1), (1, 0)), dilation=(1, 2), groups=2,
+              padding_mode=mode, algorithm="direct")
+    out = cnnprop.conv2d_forward(z, f, **kw)
+    np.testing.assert_array_equal(out, cnnprop.conv2d_forward(np.float64(z), np.float64(f), **kw)
+                                  .astype(np.float32))
+    delta = random(rng, out.shape, np.float32)
+    dz = cnnprop.conv2d_backward_input(delta, f, z.shape, **kw)
+    np.testing.assert_array_equal(dz, cnnprop.conv2d_backward_input(
+        np.float64(delta), np.float64(f), z.shape, **kw).astype(np.float32))
+    df = cnnprop.conv2d_backward_filter(delta, z, (3, 2), **kw)
+    np.testing.assert_array_equal(df, cnnprop.conv2d_backward_filter(
+        np.float64(delta), np.float64(z), (3, 2), **kw).astype(np.float32))
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_padding_modes_and_transposed_bitwise_across_thread_counts(rng, algorithm, monkeypatch):
+    monkeypatch.setattr(_gemm_plan, "BLOCK_BYTES", 0)
+    z, f = random(rng, (5, 4, 9, 8), np.float32), random(rng, (4, 2, 3, 3), np.float32)
+    kw = dict(padding=((2, 1), (0, 2)), dilation=2, groups=2, padding_mode="reflect",
+              algorithm=algorithm)
+    runs = []
+    for threads in (1, 2, 3):
+        out = cnnprop.conv2d_forward(z, f, num_threads=threads, **kw)
+        dz = cnnprop.conv2d_backward_input(out, f, z.shape, num_threads=threads, **kw)
+        df = cnnprop.conv2d_backward_filter(out, z, 3, num_threads=threads, **kw)
+        y = cnnprop.conv_transpose2d_forward(z, f, None, 2, 1, 1, 2, 1, algorithm=algorithm,
+                                             num_threads=threads)
+        dx = cnnprop.conv_transpose2d_backward_input(y, f, z.shape, 2, 1, 1, 2, 1,
+                                                     algorithm=algorithm, num_threads=threads)
+        dfT = cnnprop.conv_transpose2d_backward_filter(y, z, 3, 2, 1, 1, 2, 1,
+                                                       algorithm=algorithm, num_threads=threads)
+        runs.append((out, dz, df, y, dx, dfT))
+    for other in runs[1:]:
+        for a, b in zip(runs[0], other):
+            np.testing.assert_array_equal(a, b)
