@@ -206,24 +206,31 @@ cdef void _input_grad_plane(const floating[:, :, :, ::1] delta,
     cdef Py_ssize_t g = c // Cg
     cdef Py_ssize_t cg = c - g * Cg
     cdef Py_ssize_t p_step = window_step(u, dh), q_step = window_step(v, dw)
-    cdef Py_ssize_t h, w, k, p, q, p_min, p_max, q_min, q_max, r
+    # stepping p by p_step moves the tap r down by p_step*u/dh (an integer)
+    cdef Py_ssize_t r_down = p_step * u // dh, s_down = q_step * v // dw
+    cdef Py_ssize_t h, w, k, p, q, p_min, p_max, q_min, q_max, r, r0, s, s0
     cdef double acc
     for h in range(H):
         p_min = window_first_dilated(h, R, u, ph, dh, P)
         p_max = window_last(h, P, u, ph)
+        r0 = (h - p_min * u + ph) // dh             # the tap of window p_min (if any)
         for w in range(W):
             q_min = window_first_dilated(w, S, v, pw, dw, Q)
             q_max = window_last(w, Q, v, pw)
+            s0 = (w - q_min * v + pw) // dw
             acc = 0.0
             for k in range(g * Kg, (g + 1) * Kg):
                 p = p_min
+                r = r0
                 while p <= p_max:
-                    r = (h - p * u + ph) // dh
                     q = q_min
+                    s = s0
                     while q <= q_max:
-                        acc += <double> delta[n, k, p, q] * f[k, cg, r, (w - q * v + pw) // dw]
+                        acc += <double> delta[n, k, p, q] * f[k, cg, r, s]
                         q += q_step
+                        s -= s_down
                     p += p_step
+                    r -= r_down
             dz[n, c, h, w] = <floating> acc
 
 
