@@ -122,7 +122,8 @@ def test_backward_input_against_finite_differences(rng, name, algorithm):
 def test_backward_filter_matches_numpy_and_scipy(rng, name, dtype, reduction, algorithm):
     z, f, _, delta, (u, v), (ph, pw) = _setup(rng, name, dtype)
     R, S = f.shape[2:]
-    df = cnnprop.conv2d_backward_filter(delta, z, (R, S), (u, v), (ph, pw), reduction, algorithm=algorithm)
+    df = cnnprop.conv2d_backward_filter(delta, z, (R, S), (u, v), (ph, pw), reduction=reduction,
+                                        algorithm=algorithm)
     assert df.dtype == dtype and df.shape == f.shape
     scale = 1 / z.shape[0] if reduction == "mean" else 1.0
     magnitude = ref.conv_backward_filter(abs(delta), abs(z), R, S, u, v, ph, pw, scale)

@@ -22,7 +22,8 @@ def test_public_function_has_a_numpydoc_docstring_citing_its_equation(name):
         assert re.search(r"eqs? \(\d+\)|Table 1", doc), f"{name}: cites no equation"
 
 
-@pytest.mark.parametrize("module", ["cnnprop", "cnnprop._algorithm", "cnnprop.conv", "cnnprop.pool",
+@pytest.mark.parametrize("module", ["cnnprop", "cnnprop._algorithm", "cnnprop.conv", "cnnprop.conv_transpose",
+                                    "cnnprop.pool",
                                     "cnnprop.activation", "cnnprop.nn", "cnnprop.nn.model",
                                     "cnnprop.affine", "cnnprop.geometry", "cnnprop.verify"])
 def test_docstring_examples_run(module):

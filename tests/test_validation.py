@@ -33,10 +33,10 @@ aff_bb = cnnprop.affine_backward_bias
 
 CASES = [
     # ---- ranks
-    ("z rank", lambda: conv_fwd(Z[0], F), ValueError, r"z must be a 4-D array \(N, C, H, W\), got 3-D"),
-    ("f rank", lambda: conv_fwd(Z, F[0]), ValueError, r"f must be a 4-D array \(K, C, R, S\)"),
+    ("z rank", lambda: conv_fwd(Z[0, 0], F), ValueError, r"z must be a 3-D or 4-D array \(N, C, H, W\)"),
+    ("f rank", lambda: conv_fwd(Z, F[0]), ValueError, r"f must be a 4-D array \(K, C / groups, R, S\)"),
     ("b rank", lambda: conv_fwd(Z, F, B[:, None]), ValueError, r"b must be a 1-D array"),
-    ("delta rank bias", lambda: conv_bb(DELTA[0]), ValueError, r"delta must be a 4-D array"),
+    ("delta rank bias", lambda: conv_bb(DELTA[0, 0]), ValueError, r"delta must be a 3-D or 4-D array"),
     ("pool rank", lambda: pool_f(Z[0], 2), ValueError, r"z must be a 4-D array"),
     ("affine rank", lambda: aff_f(Z[:, :, 0], arr(5, 18)), ValueError, r"z must be a 2-D or 4-D array"),
     ("affine w rank", lambda: aff_f(ZA, WA[0]), ValueError, r"w must be a 2-D array \(I, J\)"),
@@ -60,7 +60,7 @@ CASES = [
     # ---- shapes
     ("channels", lambda: conv_fwd(Z, arr(4, 2, 3, 3)), ValueError, r"input channels of f .* 2 != 3"),
     ("bias length", lambda: conv_fwd(Z, F, arr(3)), ValueError, r"b must have shape \(4,\)"),
-    ("empty z", lambda: conv_fwd(np.empty((0, 3, 6, 6)), F), ValueError, r"z must not be empty"),
+    ("empty z", lambda: conv_fwd(np.empty((1, 3, 0, 6)), F), ValueError, r"z must have at least one entry"),
     ("empty f", lambda: conv_fwd(Z, np.empty((4, 3, 0, 3))), ValueError, r"f must not be empty"),
     ("delta vs geometry", lambda: conv_bi(DELTA, F, Z.shape, stride=2), ValueError,
      r"delta must have shape \(2, 4, 2, 2\)"),
@@ -70,7 +70,8 @@ CASES = [
     ("input_shape len", lambda: conv_bi(DELTA, F, (2, 3, 6)), ValueError, r"input_shape must have 4 entries"),
     ("input_shape type", lambda: conv_bi(DELTA, F, 6), TypeError, r"input_shape must be a tuple of 4 ints"),
     ("input_shape float", lambda: conv_bi(DELTA, F, (2, 3, 6.0, 6)), TypeError, r"input_shape must be an int"),
-    ("input_shape zero", lambda: conv_bi(DELTA, F, (2, 3, 0, 6)), ValueError, r"input_shape entries must be >= 1"),
+    ("input_shape zero", lambda: conv_bi(DELTA, F, (2, 3, 0, 6)), ValueError,
+     r"input_shape must be \(N, C, H, W\) with N >= 0"),
     ("filter delta shape", lambda: conv_bf(DELTA, Z, 2), ValueError, r"delta must have shape \(2, 4, 5, 5\)"),
     ("filter batch", lambda: conv_bf(DELTA[:1], Z, 3), ValueError, r"delta must have shape \(2, 4, 4, 4\)"),
     ("pool y shape", lambda: pool_b(DY, Z, Y[:, :, :2], 2), ValueError, r"y must have shape \(2, 3, 3, 3\)"),

@@ -121,8 +121,9 @@ def test_a_full_run_adds_random_geometries():
 
 # ---------------------------------------------------------------- it catches broken kernels
 
-def _eq7_off_by_one(delta, f, dz, u, v, ph, pw, threads):
-    """Eq (7) with Pmax taken as exclusive: the last covering window is dropped."""
+def _eq7_off_by_one(delta, f, dz, u, v, dh, dw, ph, pw, groups, threads):
+    """Eq (7) with Pmax taken as exclusive: the last covering window is dropped
+    (and the general options ignored: the general checks catch that too)."""
     N, C, H, W = dz.shape
     R, S = f.shape[2:]
     delta, f = np.asarray(delta), np.asarray(f)
@@ -143,20 +144,21 @@ def test_catches_an_off_by_one_window_range_in_eq_7(monkeypatch):
             ("conv_input_grad_scipy", "float32", "direct"), ("conv_fast_vs_direct", "float64", "-")} <= failed
     # the fast path and the other equations are untouched
     assert {name for name, _, path in failed if path != "fast"} == {
-        "conv_input_grad_fd", "conv_input_grad_scipy", "conv_fast_vs_direct"}
+        "conv_input_grad_fd", "conv_input_grad_scipy", "conv_fast_vs_direct",
+        "conv_general_input_grad", "conv_general_input_grad_fd", "conv_transpose_adjoint"}
     assert not {row for row in failed if row[2] == "fast"}
 
 
 def test_catches_a_missing_one_over_n_in_eq_5(monkeypatch):
     real = conv_direct.conv2d_backward_filter
 
-    def without_mean(delta, z, df, u, v, ph, pw, divisor, threads):
-        real(delta, z, df, u, v, ph, pw, 1.0, threads)
+    def without_mean(delta, z, df, u, v, dh, dw, ph, pw, groups, divisor, nonfinite, threads):
+        real(delta, z, df, u, v, dh, dw, ph, pw, groups, 1.0, nonfinite, threads)
 
     monkeypatch.setattr(conv_direct, "conv2d_backward_filter", without_mean)
     report = verify.run(quick=True, paths=["direct"])
     assert _failed_names(report) == {"conv_filter_grad_fd", "conv_filter_grad_scipy", "mean_is_sum_over_n",
-                                     "chain_fd", "conv_fast_vs_direct"}
+                                     "chain_fd", "conv_fast_vs_direct", "conv_general_filter_grad"}
 
 
 def test_catches_a_broken_fast_path(monkeypatch):

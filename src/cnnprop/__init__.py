@@ -1,26 +1,30 @@
 """cnnprop: exact, verified forward and backward propagation of convolutional networks.
 
 Every function implements one numbered equation of the source document, as
-restated with 0-based indices in the project's spec (docs/spec.md, docs/equations.md):
+restated with 0-based indices in the project's spec (docs/spec.md, docs/equations.md;
+the general equations (4g), (5g), (7g) and T1-T3 in docs/spec-beyond.md):
 
-==============================  ==========
-function                        equations
-==============================  ==========
-conv2d_forward                  (4)
-conv2d_backward_filter          (5)
-conv2d_backward_bias            (6)
-conv2d_backward_input           (7)-(9)
-maxpool2d_forward               (13)
-maxpool2d_backward              (14)
-activation_forward              (15)
-activation_backward             (16)
-affine_forward                  (17)
-affine_backward_weight          (18)
-affine_backward_bias            (19)
-affine_backward_input           (20)
-output_size                     Table 1
-window_range                    (8), (9), (12)
-==============================  ==========
+==================================  ======================
+function                            equations
+==================================  ======================
+conv2d_forward                      (4), general (4g)
+conv2d_backward_filter              (5), general (5g)
+conv2d_backward_bias                (6)
+conv2d_backward_input               (7)-(9), general (7g)
+conv_transpose2d_forward            (7g) with x as D' (T1)
+conv_transpose2d_backward_input     (4g) (T2)
+conv_transpose2d_backward_filter    (5g), roles swapped (T3)
+maxpool2d_forward                   (13)
+maxpool2d_backward                  (14)
+activation_forward                  (15)
+activation_backward                 (16)
+affine_forward                      (17)
+affine_backward_weight              (18)
+affine_backward_bias                (19)
+affine_backward_input               (20)
+output_size                         Table 1
+window_range                        (8), (9), (12)
+==================================  ======================
 
 Arrays are NCHW, float32 or float64. Parameter gradients carry the source's
 1/N (``reduction="mean"``) unless ``reduction="sum"`` is asked for.
@@ -32,6 +36,8 @@ from .affine import (affine_backward_bias, affine_backward_input,
                      affine_backward_weight, affine_forward)
 from .conv import (conv2d_backward_bias, conv2d_backward_filter,
                    conv2d_backward_input, conv2d_forward)
+from .conv_transpose import (conv_transpose2d_backward_filter, conv_transpose2d_backward_input,
+                             conv_transpose2d_forward)
 from .geometry import output_size, window_range
 from .pool import maxpool2d_backward, maxpool2d_forward
 
@@ -42,6 +48,9 @@ __all__ = [
     "conv2d_backward_input",
     "conv2d_backward_filter",
     "conv2d_backward_bias",
+    "conv_transpose2d_forward",
+    "conv_transpose2d_backward_input",
+    "conv_transpose2d_backward_filter",
     "maxpool2d_forward",
     "maxpool2d_backward",
     "activation_forward",

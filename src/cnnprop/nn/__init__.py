@@ -14,11 +14,11 @@ every layer calls :mod:`cnnprop`'s functions.
 >>> model.backward(delta)
 >>> nn.SGD(model.parameters(), lr=0.1).step()
 """
-from .layers import Activation, Affine, Conv2D, Flatten, Layer, Linear, MaxPool2D
+from .layers import Activation, Affine, Conv2D, ConvTranspose2D, Flatten, Layer, Linear, MaxPool2D
 from .losses import MeanSquaredError, SoftmaxCrossEntropy
 from .model import Sequential
 from .optim import SGD, Adam
 from .parameter import Parameter
 
-__all__ = ["Layer", "Conv2D", "MaxPool2D", "Activation", "Affine", "Linear", "Flatten", "Sequential",
+__all__ = ["Layer", "Conv2D", "ConvTranspose2D", "MaxPool2D", "Activation", "Affine", "Linear", "Flatten", "Sequential",
            "SoftmaxCrossEntropy", "MeanSquaredError", "SGD", "Adam", "Parameter"]

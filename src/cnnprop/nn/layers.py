@@ -13,7 +13,7 @@ import cnnprop
 from .init import initialise
 from .parameter import Parameter
 
-__all__ = ["Layer", "Conv2D", "MaxPool2D", "Activation", "Affine", "Linear", "Flatten"]
+__all__ = ["Layer", "Conv2D", "ConvTranspose2D", "MaxPool2D", "Activation", "Affine", "Linear", "Flatten"]
 
 
 def _pair(value, name):
@@ -65,15 +65,42 @@ class _KernelOptions:
         return {"algorithm": self.algorithm, "num_threads": self.num_threads}
 
 
+def _padding_config(padding):
+    """A padding argument as plain JSON: a string, [p_h, p_w], or [[p_t, p_b], [p_l, p_r]]."""
+    pairs = cnnprop.geometry.padding_pairs(padding)
+    if isinstance(padding, str):
+        return padding
+    (pt, pb), (pl, pr) = pairs
+    if pt == pb and pl == pr:
+        return [pt, pl]
+    return [[pt, pb], [pl, pr]]
+
+
+def _padding_arg(padding):
+    # JSON lists back into the tuples the functional API takes
+    if isinstance(padding, list):
+        return tuple(tuple(x) if isinstance(x, list) else x for x in padding)
+    return padding
+
+
 class Conv2D(Layer, _KernelOptions):
-    """2-D convolution, eqs (4)-(9).
+    """2-D convolution, eqs (4g)-(7g) (eqs (4)-(9) with the defaults).
 
     Parameters
     ----------
     in_channels, out_channels : int
         C and K.
-    kernel_size, stride, padding : int or (int, int)
+    kernel_size, stride : int or (int, int)
         As in :func:`cnnprop.conv2d_forward`.
+    padding : int, pair, pair of pairs, "valid" or "same"
+        As in :func:`cnnprop.conv2d_forward`.
+    dilation : int or (int, int)
+        Distance between kernel taps.
+    groups : int
+        Divides in_channels and out_channels; the weight has shape
+        (out_channels, in_channels / groups, R, S).
+    padding_mode : {"zeros", "reflect", "replicate", "circular"}
+        What the padding reads.
     init : {"he", "glorot"}
         Weight initialisation (biases start at 0).
     seed : int or numpy.random.Generator, optional
@@ -85,36 +112,124 @@ class Conv2D(Layer, _KernelOptions):
         Passed to the functional API.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, *, init="he",
-                 seed=None, dtype=np.float32, algorithm="auto", num_threads=None):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, *, padding_mode="zeros", init="he", seed=None, dtype=np.float32,
+                 algorithm="auto", num_threads=None):
         super().__init__()
         R, S = cnnprop.geometry.as_pair(kernel_size, "kernel_size")
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
-        self.kernel_size, self.stride, self.padding = (R, S), stride, padding
+        groups = cnnprop.conv.check_groups(groups, self.in_channels, self.out_channels,
+                                           self.in_channels // max(1, int(groups)),
+                                           C_name="in_channels", K_name="out_channels")
+        cnnprop.geometry.padding_pairs(_padding_arg(padding))          # validate early
+        cnnprop._validate.one_of(padding_mode, "padding_mode", cnnprop.conv.PADDING_MODES)
+        self.kernel_size, self.stride, self.padding = (R, S), stride, _padding_arg(padding)
+        self.dilation, self.groups, self.padding_mode = dilation, groups, padding_mode
         self.algorithm, self.num_threads = algorithm, num_threads
-        self.params["weight"] = Parameter(initialise(init, (out_channels, in_channels, R, S), dtype, seed))
+        shape = (out_channels, self.in_channels // groups, R, S)
+        self.params["weight"] = Parameter(initialise(init, shape, dtype, seed))
         self.params["bias"] = Parameter(np.zeros(out_channels, dtype=dtype))
 
+    def _geometry(self):
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
+                    groups=self.groups, padding_mode=self.padding_mode)
+
     def config(self):
-        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
-                "kernel_size": list(self.kernel_size), "stride": _pair(self.stride, "stride"),
-                "padding": _pair(self.padding, "padding")}
+        config = {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                  "kernel_size": list(self.kernel_size), "stride": _pair(self.stride, "stride"),
+                  "padding": _padding_config(self.padding)}
+        # the general options only when set: files saved before them still load
+        if _pair(self.dilation, "dilation") != [1, 1]:
+            config["dilation"] = _pair(self.dilation, "dilation")
+        if self.groups != 1:
+            config["groups"] = self.groups
+        if self.padding_mode != "zeros":
+            config["padding_mode"] = self.padding_mode
+        return config
 
     def forward(self, z):
         self._cache = z
         return cnnprop.conv2d_forward(z, self.params["weight"].value, self.params["bias"].value,
-                                      self.stride, self.padding, **self._options())
+                                      **self._geometry(), **self._options())
 
     def backward(self, delta, input_delta=True):
         z = self._saved()
         w = self.params["weight"]
-        w.grad = cnnprop.conv2d_backward_filter(delta, z, self.kernel_size, self.stride, self.padding,
+        w.grad = cnnprop.conv2d_backward_filter(delta, z, self.kernel_size, **self._geometry(),
                                                 **self._options())
         self.params["bias"].grad = cnnprop.conv2d_backward_bias(delta, num_threads=self.num_threads)
         if not input_delta:
             return None
-        return cnnprop.conv2d_backward_input(delta, w.value, z.shape, self.stride, self.padding,
+        return cnnprop.conv2d_backward_input(delta, w.value, z.shape, **self._geometry(),
                                              **self._options())
+
+
+class ConvTranspose2D(Layer, _KernelOptions):
+    """Transposed 2-D convolution: eq (7g) forward, eqs (4g), (5g) backward.
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        C_in and C_out; the weight has shape (in_channels, out_channels / groups, R, S)
+        (PyTorch's layout).
+    kernel_size, stride, padding, output_padding, dilation : int or pair
+        As in :func:`cnnprop.conv_transpose2d_forward` (padding also a pair of pairs).
+    groups : int
+        Divides in_channels and out_channels.
+    init : {"he", "glorot"}
+        Weight initialisation (biases start at 0).
+    seed : int or numpy.random.Generator, optional
+    dtype : {numpy.float32, numpy.float64}
+    algorithm : {"auto", "direct", "fast"}
+    num_threads : int, optional
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 output_padding=0, groups=1, dilation=1, *, init="he", seed=None,
+                 dtype=np.float32, algorithm="auto", num_threads=None):
+        super().__init__()
+        R, S = cnnprop.geometry.as_pair(kernel_size, "kernel_size")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        groups = cnnprop.conv.check_groups(groups, self.in_channels, self.out_channels,
+                                           self.in_channels // max(1, int(groups)),
+                                           C_name="in_channels", K_name="out_channels")
+        if isinstance(padding, str):
+            raise ValueError(f"padding of ConvTranspose2D must be an int or pairs, got {padding!r}")
+        self.kernel_size, self.stride, self.padding = (R, S), stride, _padding_arg(padding)
+        self.output_padding, self.groups, self.dilation = output_padding, groups, dilation
+        self.algorithm, self.num_threads = algorithm, num_threads
+        # fan_in of the transposed layer: the kernels that reach one output
+        weight = initialise(init, (self.out_channels // groups, in_channels, R, S), dtype, seed)
+        self.params["weight"] = Parameter(np.ascontiguousarray(weight.transpose(1, 0, 2, 3)))
+        self.params["bias"] = Parameter(np.zeros(out_channels, dtype=dtype))
+
+    def _geometry(self):
+        return dict(stride=self.stride, padding=self.padding, output_padding=self.output_padding,
+                    groups=self.groups, dilation=self.dilation)
+
+    def config(self):
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": list(self.kernel_size), "stride": _pair(self.stride, "stride"),
+                "padding": _padding_config(self.padding),
+                "output_padding": _pair(self.output_padding, "output_padding"),
+                "groups": self.groups, "dilation": _pair(self.dilation, "dilation")}
+
+    def forward(self, z):
+        self._cache = z
+        return cnnprop.conv_transpose2d_forward(z, self.params["weight"].value,
+                                                self.params["bias"].value, **self._geometry(),
+                                                **self._options())
+
+    def backward(self, delta, input_delta=True):
+        z = self._saved()
+        w = self.params["weight"]
+        w.grad = cnnprop.conv_transpose2d_backward_filter(delta, z, self.kernel_size,
+                                                          **self._geometry(), **self._options())
+        self.params["bias"].grad = cnnprop.conv2d_backward_bias(delta, num_threads=self.num_threads)
+        if not input_delta:
+            return None
+        return cnnprop.conv_transpose2d_backward_input(delta, w.value, z.shape, **self._geometry(),
+                                                       **self._options())
 
 
 class MaxPool2D(Layer, _KernelOptions):

@@ -1,14 +1,17 @@
-"""Checks of the convolution equations (4)-(9)."""
+"""Checks of the convolution equations (4)-(9), their general forms (4g), (5g), (7g)
+and transposed convolution (T1)-(T3)."""
 import numpy as np
 
 import cnnprop
 
 from . import fd, references as ref
-from .geometries import CONV, random_conv, select
-from .data import conv_data
+from .bounds import sum_bound
+from .geometries import CONV, GENERAL_CONV, random_conv, random_general_conv, select
+from .data import conv_data, general_conv_data, uniform
 from .registry import Outcome, check, compare
 
 QUICK = select(CONV, quick=True, count=4)   # the 4th has C*R*S > 256
+GENERAL_QUICK = (GENERAL_CONV[2], GENERAL_CONV[4])    # groups + asymmetric padding; reflect
 
 
 def _as(dtype, *arrays):
@@ -130,3 +133,99 @@ def conv_fast_vs_direct(case, dtype, rng):
     outcomes = [compare(fast, direct, m, length, dtype, "fast vs direct, eqs 4, 7, 5", accumulate=dtype)
                 for fast, direct, m, length in zip(runs["fast"], runs["direct"], magnitudes, lengths)]
     return max(outcomes, key=lambda o: o.error / o.bound if o.bound else np.inf)
+
+
+# ---------------------------------------------------------------- general convolution (issue 10)
+
+def _general(case):
+    return case.stride, case.pads, case.dilation, case.groups
+
+
+def _kw(case):
+    return dict(dilation=case.dilation, groups=case.groups, padding_mode=case.padding_mode)
+
+
+@check("conv_general_forward", "(4g)",
+       "forward with dilation, groups, four paddings and padding modes against scipy.signal "
+       "(dilated kernel, np.pad in the mode)",
+       cases=GENERAL_CONV, quick_cases=GENERAL_QUICK, random_cases=random_general_conv)
+def conv_general_forward(case, dtype, rng):
+    z, f, b, _ = general_conv_data(case, rng)
+    s, p, d, G = _general(case)
+    out = cnnprop.conv2d_forward(*_as(dtype, z, f, b), s, p, **_kw(case))
+    truth = ref.general_conv_forward(z, f, b, s, p, d, G, case.padding_mode)
+    magnitude = ref.general_conv_forward(abs(z), abs(f), abs(b), s, p, d, G, case.padding_mode)
+    return compare(out, truth, magnitude, f[0].size + 1, dtype, "scipy.signal.correlate")
+
+
+@check("conv_general_input_grad", "(7g)",
+       "input delta (general window ranges, padding-mode fold) against scipy.signal.convolve",
+       cases=GENERAL_CONV, quick_cases=GENERAL_QUICK, random_cases=random_general_conv)
+def conv_general_input_grad(case, dtype, rng):
+    z, f, _, delta = general_conv_data(case, rng)
+    s, p, d, G = _general(case)
+    dz = cnnprop.conv2d_backward_input(*_as(dtype, delta, f), z.shape, s, p, **_kw(case))
+    truth = ref.general_conv_backward_input(delta, f, z.shape, s, p, d, G, case.padding_mode)
+    magnitude = ref.general_conv_backward_input(abs(delta), abs(f), z.shape, s, p, d, G,
+                                                case.padding_mode)
+    # the fold adds at most 9 padded positions' sums into one input position
+    return compare(dz, truth, magnitude, 9 * (case.K // G) * case.R * case.S + 2, dtype,
+                   "scipy.signal.convolve")
+
+
+@check("conv_general_input_grad_fd", "(7g)",
+       "input delta (padding-mode fold) against central finite differences",
+       cases=GENERAL_CONV, quick_cases=GENERAL_QUICK, random_cases=random_general_conv,
+       dtypes=("float64",))
+def conv_general_input_grad_fd(case, dtype, rng):
+    z, f, b, g = general_conv_data(case, rng)
+    s, p, d, G = _general(case)
+    grad = cnnprop.conv2d_backward_input(g, f, z.shape, s, p, **_kw(case))
+    mode = case.padding_mode
+    error, bound = fd.linear_gradient_error(
+        loss=lambda x: float(np.sum(g * cnnprop.conv2d_forward(x, f, b, s, p, **_kw(case)))),
+        grad=grad, x=z, step=1.0,
+        magnitude=lambda ax: float(np.sum(abs(g) * ref.general_conv_forward(
+            ax, abs(f), abs(b), s, p, d, G, mode))),
+        loss_terms=f[0].size + 1 + g.size, grad_terms=9 * (case.K // G) * case.R * case.S + 2,
+        rng=rng)
+    return Outcome(error, bound, fd.method_name(z))
+
+
+@check("conv_general_filter_grad", "(5g)",
+       "kernel gradient (dilated taps, groups, padded input in the mode) against scipy.signal",
+       cases=GENERAL_CONV, quick_cases=GENERAL_QUICK, random_cases=random_general_conv)
+def conv_general_filter_grad(case, dtype, rng):
+    z, f, _, delta = general_conv_data(case, rng)
+    s, p, d, G = _general(case)
+    df = cnnprop.conv2d_backward_filter(*_as(dtype, delta, z), (case.R, case.S), s, p, **_kw(case))
+    truth = ref.general_conv_backward_filter(delta, z, (case.R, case.S), s, p, d, G,
+                                             case.padding_mode, 1 / case.N)
+    magnitude = ref.general_conv_backward_filter(abs(delta), abs(z), (case.R, case.S), s, p, d, G,
+                                                 case.padding_mode, 1 / case.N)
+    return compare(df, truth, magnitude, delta[:, 0].size + 1, dtype, "scipy.signal.correlate")
+
+
+@check("conv_transpose_adjoint", "(T1)-(T2)",
+       "transposed convolution as the exact adjoint of eq (4g): <conv(y), x> = <y, conv_T(x)>",
+       cases=GENERAL_CONV, quick_cases=GENERAL_QUICK, random_cases=random_general_conv)
+def conv_transpose_adjoint(case, dtype, rng):
+    # the case's convolution maps (H, W) to (P, Q); its transposed one maps back
+    # (output_padding recovers the rows the stride leaves unused)
+    z, f, _, x = general_conv_data(case, rng)
+    s, p, d, G = _general(case)
+    y_shape = z.shape
+    from cnnprop.geometry import sliding_window
+    g = sliding_window((case.H, case.W), (case.R, case.S), s, p, d)
+    extra = ((case.H + g.pt + g.pb - g.Re) % s[0], (case.W + g.pl + g.pr - g.Se) % s[1])
+    x, f = _as(dtype, x, f)
+    y = cnnprop.conv_transpose2d_forward(x, f, None, s, p, extra, G, d)
+    w = uniform(rng, y_shape).astype(dtype)
+    cw = cnnprop.conv_transpose2d_backward_input(w, f, x.shape, s, p, extra, G, d)
+    left = float(np.sum(np.float64(cw) * x))
+    right = float(np.sum(np.float64(w) * y))
+    magnitude = float(np.sum(abs(np.float64(w)) * cnnprop.conv_transpose2d_forward(
+        abs(np.float64(x)), abs(np.float64(f)), None, s, p, extra, G, d)))
+    terms = f[0].size * f.shape[0] + w.size + x.size
+    return Outcome(abs(left - right), 2 * sum_bound(terms, np.dtype(dtype).type) * magnitude,
+                   "adjoint identity")

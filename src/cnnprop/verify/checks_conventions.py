@@ -79,8 +79,8 @@ def mean_is_sum_over_n(case, dtype, rng):
     az, aw, _, ad = affine_data(AFFINE[0], rng)
     az, ad = az.astype(dtype), ad.astype(dtype)
     pairs = [
-        (cnnprop.conv2d_backward_filter(delta, z, ks, s, p, "mean"),
-         cnnprop.conv2d_backward_filter(delta, z, ks, s, p, "sum"), N),
+        (cnnprop.conv2d_backward_filter(delta, z, ks, s, p, reduction="mean"),
+         cnnprop.conv2d_backward_filter(delta, z, ks, s, p, reduction="sum"), N),
         (cnnprop.conv2d_backward_bias(delta, "mean"), cnnprop.conv2d_backward_bias(delta, "sum"), N),
         (cnnprop.affine_backward_weight(ad, az, "mean"), cnnprop.affine_backward_weight(ad, az, "sum"),
          len(ad)),

@@ -5,7 +5,7 @@ import numpy as np
 
 import cnnprop
 
-__all__ = ["uniform", "distinct", "conv_data", "affine_data"]
+__all__ = ["uniform", "distinct", "conv_data", "general_conv_data", "affine_data"]
 
 
 def uniform(rng, shape, low=-1.0, high=1.0):
@@ -28,6 +28,18 @@ def conv_data(case, rng):
     f = uniform(rng, (case.K, case.C, case.R, case.S))
     b = uniform(rng, (case.K,))
     delta = uniform(rng, (case.N, case.K, P, Q))
+    return z, f, b, delta
+
+
+def general_conv_data(case, rng):
+    """Random z, f (K, C/groups, R, S), b and delta for a :class:`GeneralConvCase`."""
+    from cnnprop.geometry import sliding_window
+
+    g = sliding_window((case.H, case.W), (case.R, case.S), case.stride, case.pads, case.dilation)
+    z = uniform(rng, (case.N, case.C, case.H, case.W))
+    f = uniform(rng, (case.K, case.C // case.groups, case.R, case.S))
+    b = uniform(rng, (case.K,))
+    delta = uniform(rng, (case.N, case.K, g.P, g.Q))
     return z, f, b, delta
 
 

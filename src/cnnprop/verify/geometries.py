@@ -11,8 +11,8 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["ConvCase", "PoolCase", "AffineCase", "CONV", "POOL", "AFFINE", "select", "random_conv",
-           "random_pool"]
+__all__ = ["ConvCase", "GeneralConvCase", "PoolCase", "AffineCase", "CONV", "GENERAL_CONV", "POOL",
+           "AFFINE", "select", "random_conv", "random_general_conv", "random_pool"]
 
 
 class ConvCase(NamedTuple):
@@ -28,6 +28,27 @@ class ConvCase(NamedTuple):
     S: int
     stride: tuple
     padding: tuple
+
+
+class GeneralConvCase(NamedTuple):
+    """A general convolution layer (docs/spec-beyond.md): dilation, groups,
+    ``pads = ((p_t, p_b), (p_l, p_r))`` and a padding mode. ``f`` has shape
+    (K, C / groups, R, S). Also read as a transposed convolution from the
+    output of the convolution back to its input."""
+
+    name: str
+    N: int
+    C: int
+    H: int
+    W: int
+    K: int
+    R: int
+    S: int
+    stride: tuple
+    pads: tuple
+    dilation: tuple = (1, 1)
+    groups: int = 1
+    padding_mode: str = "zeros"
 
 
 class PoolCase(NamedTuple):
@@ -68,6 +89,16 @@ CONV = (
     ConvCase("asymmetric_2", 1, 2, 9, 7, 3, 3, 2, (2, 3), (1, 0)),
 )
 
+GENERAL_CONV = (
+    GeneralConvCase("dilated_deeplab", 2, 3, 9, 8, 4, 3, 3, (1, 1), ((2, 2), (2, 2)), (2, 2)),
+    GeneralConvCase("dilation_stride_mix", 1, 2, 11, 10, 3, 3, 2, (2, 3), ((1, 1), (1, 1)), (3, 2)),
+    GeneralConvCase("groups_asym_pad", 2, 4, 7, 8, 6, 3, 2, (1, 2), ((0, 2), (3, 1)), (1, 1), 2),
+    GeneralConvCase("depthwise_x2", 2, 3, 6, 7, 6, 3, 3, (2, 2), ((1, 1), (1, 1)), (1, 1), 3),
+    GeneralConvCase("reflect_max", 1, 2, 5, 6, 3, 3, 3, (1, 1), ((4, 0), (5, 1)), (1, 1), 1, "reflect"),
+    GeneralConvCase("replicate", 2, 2, 5, 6, 3, 3, 3, (2, 1), ((2, 2), (1, 2)), (1, 2), 1, "replicate"),
+    GeneralConvCase("circular_bound", 1, 4, 5, 6, 2, 3, 3, (1, 1), ((5, 1), (0, 6)), (2, 1), 2, "circular"),
+)
+
 POOL = (
     PoolCase("3x3_s2_p1_overlap", 2, 2, 9, 7, (3, 3), (2, 2), (1, 1)),
     PoolCase("2x2_s2", 2, 3, 8, 6, (2, 2), (2, 2), (0, 0)),
@@ -104,6 +135,36 @@ def random_conv(seed, count=24):
         u, v = (int(x) for x in rng.integers(1, 5, size=2))
         name = f"random{i}:N{N}C{C}H{H}W{W}K{K}R{R}S{S}u{u}v{v}p{ph},{pw}"
         cases.append(ConvCase(name, N, C, H, W, K, int(R), int(S), (u, v), (int(ph), int(pw))))
+    return tuple(cases)
+
+
+def random_general_conv(seed, count=5):
+    """``count`` general convolution geometries drawn from ``seed``: dilations 1..3,
+    groups 1..3, four independent paddings 0..3, every padding mode (drawn
+    again until the geometry is valid)."""
+    from cnnprop.conv import check_padding_mode
+    from cnnprop.geometry import sliding_window
+
+    rng = np.random.default_rng([int(seed), 0x6E4])
+    modes = ("zeros", "reflect", "replicate", "circular")
+    cases = []
+    while len(cases) < count:
+        G = int(rng.integers(1, 4))
+        N, C, K = int(rng.integers(1, 3)), G * int(rng.integers(1, 3)), G * int(rng.integers(1, 3))
+        R, S = (int(x) for x in rng.integers(1, 4, size=2))
+        H, W = (int(x) for x in rng.integers(2, 10, size=2))
+        u, v = (int(x) for x in rng.integers(1, 4, size=2))
+        dh, dw = (int(x) for x in rng.integers(1, 4, size=2))
+        pt, pb, pl, pr = (int(x) for x in rng.integers(0, 4, size=4))
+        mode = modes[int(rng.integers(0, 4))]
+        try:
+            check_padding_mode(mode, sliding_window((H, W), (R, S), (u, v), ((pt, pb), (pl, pr)), (dh, dw)))
+        except ValueError:
+            continue
+        name = (f"random{len(cases)}:N{N}C{C}H{H}W{W}K{K}R{R}S{S}u{u}v{v}d{dh},{dw}"
+                f"p{pt},{pb},{pl},{pr}G{G}{mode}")
+        cases.append(GeneralConvCase(name, N, C, H, W, K, R, S, (u, v), ((pt, pb), (pl, pr)),
+                                     (dh, dw), G, mode))
     return tuple(cases)
 
 

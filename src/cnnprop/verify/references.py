@@ -17,6 +17,10 @@ __all__ = [
     "conv_backward_filter",
     "maxpool_forward",
     "affine_forward",
+    "general_conv_forward",
+    "general_conv_backward_input",
+    "general_conv_backward_filter",
+    "pad_matrix",
 ]
 
 
@@ -103,3 +107,82 @@ def affine_forward(z, w, b):
     z = np.asarray(z, dtype=np.float64)
     out = z.reshape(z.shape[0], -1) @ np.asarray(w, dtype=np.float64).T
     return out if b is None else out + np.asarray(b, dtype=np.float64)
+
+
+# ---------------------------------------------------------------- general convolution (eqs 4g, 5g, 7g)
+
+NP_PAD_MODES = {"zeros": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}
+
+
+def pad_matrix(size, before, after, mode):
+    """The matrix M of one axis's padding, ``padded = M @ x``: np.pad of an identity."""
+    return np.pad(np.eye(size), ((before, after), (0, 0)), mode=NP_PAD_MODES[mode])
+
+
+def _padded(z, pads, mode):
+    (pt, pb), (pl, pr) = pads
+    return np.pad(np.asarray(z, dtype=np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)),
+                  mode=NP_PAD_MODES[mode])
+
+
+def general_conv_forward(z, f, b, stride, pads, dilation, groups, mode):
+    """Eq (4g): valid correlations of the padded input (np.pad in the mode) with the
+    dilated kernel (zeros inserted between the taps), over each group's channels."""
+    (u, v), (dh, dw) = stride, dilation
+    zp = _padded(z, pads, mode)
+    fd = dilate(np.asarray(f, dtype=np.float64), dh, dw)
+    N = zp.shape[0]
+    K, Cg = fd.shape[:2]
+    Kg = K // groups
+    out = np.stack([
+        np.stack([
+            sum(signal.correlate(zp[n, (k // Kg) * Cg + c], fd[k, c], mode="valid", method="direct")
+                for c in range(Cg))[::u, ::v]
+            for k in range(K)])
+        for n in range(N)]) if N else np.zeros((0, K, 1, 1))
+    if b is not None:
+        out = out + np.asarray(b, dtype=np.float64)[None, :, None, None]
+    return out
+
+
+def general_conv_backward_input(delta, f, input_shape, stride, pads, dilation, groups, mode):
+    """Eq (7g): full convolutions of the stride-dilated delta with the dilated kernels,
+    summed over the group's outputs, in the padded input; then the fold (the
+    transpose of the padding matrices)."""
+    (u, v), (dh, dw) = stride, dilation
+    (pt, pb), (pl, pr) = pads
+    N, C, H, W = input_shape
+    fd = dilate(np.asarray(f, dtype=np.float64), dh, dw)
+    K, Cg = fd.shape[:2]
+    Kg = K // groups
+    dzp = np.zeros((N, C, H + pt + pb, W + pl + pr))
+    for n in range(N):
+        for c in range(C):
+            g = c // Cg
+            full = sum(signal.convolve(dilate(np.asarray(delta[n, k], dtype=np.float64), u, v),
+                                       fd[k, c - g * Cg], mode="full", method="direct")
+                       for k in range(g * Kg, (g + 1) * Kg))
+            dzp[n, c, :full.shape[0], :full.shape[1]] = full
+    Ph, Pw = pad_matrix(H, pt, pb, mode), pad_matrix(W, pl, pr, mode)
+    return np.einsum("ih,ncij,jw->nchw", Ph, dzp, Pw)
+
+
+def general_conv_backward_filter(delta, z, kernel_size, stride, pads, dilation, groups, mode,
+                                 scale):
+    """Eq (5g): valid correlations of the padded input with the stride-dilated delta,
+    read at the dilated taps, over the group's channels, times ``scale``."""
+    (u, v), (dh, dw) = stride, dilation
+    R, S = kernel_size
+    zp = _padded(z, pads, mode)
+    N, C = zp.shape[:2]
+    K = delta.shape[1]
+    Cg, Kg = C // groups, K // groups
+    df = np.zeros((K, Cg, R, S))
+    for k in range(K):
+        for c in range(Cg):
+            for n in range(N):
+                corr = signal.correlate(zp[n, (k // Kg) * Cg + c],
+                                        dilate(np.asarray(delta[n, k], dtype=np.float64), u, v),
+                                        mode="valid", method="direct")
+                df[k, c] += corr[::dh, ::dw][:R, :S]
+    return df * scale
