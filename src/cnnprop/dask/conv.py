@@ -144,9 +144,9 @@ def conv2d_backward_input(delta, f, input_shape, stride=1, padding=0, **options)
     --------
     >>> import numpy as np, dask.array as da, cnnprop, cnnprop.dask
     >>> d = da.ones((1, 1, 3, 3), chunks=(1, 1, 2, 2))
-    >>> dz = cnnprop.dask.conv2d_backward_input(d, np.ones((1, 1, 2, 2)), (1, 1, 6, 6), stride=2)
-    >>> dz.compute()[0, 0, :, 5]
-    array([0., 0., 0., 0., 0., 0.])
+    >>> dz = cnnprop.dask.conv2d_backward_input(d, np.ones((1, 1, 2, 2)), (1, 1, 7, 7), stride=2)
+    >>> dz.compute()[0, 0, :, 6]
+    array([0., 0., 0., 0., 0., 0., 0.])
     """
     input_chunks = options.pop("input_chunks", None)
     delta = core.as_dask(delta, "delta", 4)
