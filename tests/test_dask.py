@@ -320,3 +320,84 @@ def test_threads_per_task_share_the_cores():
     with dask.config.set(scheduler="threads", num_workers=2):
         got = da.from_delayed(dask.delayed(lambda: np.array([cd.task_threads()]))(), (1,), int).compute()
     assert got[0] == max(1, cores // 2)
+
+
+# ---------------------------------------------------- a real local cluster
+# Worker processes get LIMIT bytes each. Pausing and spilling are off so that a
+# worker over the limit is not parked but killed by its nanny (at 95%), which
+# the test would see; the peak RSS of each worker process is checked as well.
+LIMIT = 140 * 2 ** 20
+
+
+def _peak_rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024       # Linux: KiB
+
+
+@pytest.fixture(scope="module")
+def client():
+    memory = {"distributed.worker.memory.target": False, "distributed.worker.memory.spill": False,
+              "distributed.worker.memory.pause": False}
+    with dask.config.set(memory):
+        cluster = distributed.LocalCluster(n_workers=2, processes=True, threads_per_worker=1,
+                                           memory_limit=LIMIT, dashboard_address=None)
+        with cluster, distributed.Client(cluster) as c:
+            yield c
+
+
+def test_cluster_results_equal_in_memory(client, rng):
+    z, f, b = data(rng, np.float64), random(rng, (4, 3, 3, 2), np.float64), random(rng, (4,), np.float64)
+    zd = chunked(z, AWKWARD[1], n=3)
+    y = cd.conv2d_forward(zd, f, b, 2, 1, algorithm="direct")
+    p = cd.maxpool2d_forward(y, 2, 1, ((1, 0), (0, 1)))
+    delta = random(rng, y.shape, np.float64)
+    dd = da.from_array(delta, chunks=(3, 4, 4, 3))
+    df = cd.conv2d_backward_filter(dd, zd, (3, 2), 2, 1, algorithm="direct")
+    dz = cd.conv2d_backward_input(dd, f, z.shape, 2, 1, algorithm="direct")
+    got = client.compute([y, p, df, dz, dask.delayed(cd.task_threads)()], sync=True)
+    ref = cnnprop.conv2d_forward(z, f, b, 2, 1, algorithm="direct")
+    assert np.array_equal(got[0], ref)
+    assert np.array_equal(got[1], cnnprop.maxpool2d_forward(ref, 2, 1, ((1, 0), (0, 1))))
+    N, K, P, Q = ref.shape
+    assert_within(got[2], cnnprop.conv2d_backward_filter(delta, z, (3, 2), 2, 1, algorithm="direct"),
+                  cnnprop.conv2d_backward_filter(np.abs(delta), np.abs(z), (3, 2), 2, 1, algorithm="direct"),
+                  N * P * Q + dd.numblocks[0] * dd.numblocks[2] * dd.numblocks[3], "df on the cluster")
+    assert np.array_equal(got[3], cnnprop.conv2d_backward_input(delta, f, z.shape, 2, 1, algorithm="direct"))
+    # a worker runs one task at a time, and its nanny set OMP_NUM_THREADS=1
+    assert got[4] == 1
+
+
+def test_out_of_core_filter_bank_and_gradients_within_the_memory_limit(client, tmp_path):
+    """A filter bank over a zarr image 3x the workers' memory limit, streamed to a zarr
+    result; then the filter gradient over a batch larger than the limit. (docs/dask.md)"""
+    zarr = pytest.importorskip("zarr")
+    side = 10752                                      # 10752^2 float32 = 441 MiB = 3.15 x LIMIT
+    image = da.random.default_rng(7).standard_normal((1, 1, side, side), dtype=np.float32,
+                                                     chunks=(1, 1, 1536, 3072))
+    image.to_zarr(str(tmp_path / "image.zarr"))
+    z = da.from_zarr(str(tmp_path / "image.zarr"))
+    assert z.nbytes >= 3 * LIMIT
+    bank = random(np.random.default_rng(8), (2, 1, 3, 3), np.float32)
+    out = cd.conv2d_forward(z, bank, None, 3, 1, algorithm="direct")
+    # output tiles follow the input chunks (rows 0..512, 513..1024, ...): zarr wants regular chunks
+    out.rechunk((1, 2, 512, 1024)).to_zarr(str(tmp_path / "out.zarr"))
+    # check a border strip against an independent reference: explicit zero padding, no tiles
+    result = zarr.open(str(tmp_path / "out.zarr"), mode="r")
+    strip = np.pad(np.asarray(zarr.open(str(tmp_path / "image.zarr"), mode="r")[:, :, :299, :600]),
+                   ((0, 0), (0, 0), (1, 0), (1, 0)))
+    ref = cnnprop.conv2d_forward(strip, bank, None, 3, 0, algorithm="direct")
+    assert np.array_equal(result[:, :, :100, :200], ref[:, :, :100, :200])
+
+    batch = da.random.default_rng(9).standard_normal((18, 2, 1024, 1024), dtype=np.float32,
+                                                     chunks=(1, 2, 1024, 1024))   # 144 MiB
+    assert batch.nbytes > LIMIT
+    delta = da.random.default_rng(10).standard_normal((18, 4, 512, 512), dtype=np.float32, chunks=(1, 4, 512, 512))
+    df = cd.conv2d_backward_filter(delta, batch, 3, 2, 1).compute()
+    assert df.shape == (4, 2, 3, 3) and np.all(np.isfinite(df))
+    # the same gradient from two chunks of the batch in memory, one at a time
+    halves = [cnnprop.conv2d_backward_filter(delta[i:i + 9].compute(), batch[i:i + 9].compute(), 3, 2, 1,
+                                             reduction="sum") for i in (0, 9)]
+    assert np.allclose(df, (halves[0].astype(np.float64) + halves[1]) / 18, rtol=1e-4, atol=1e-4)
+
+    peaks = client.run(_peak_rss)
+    print("peak RSS of the workers (MiB):", {k: v / 2 ** 20 for k, v in peaks.items()})
+    assert len(peaks) == 2 and max(peaks.values()) < LIMIT, peaks
