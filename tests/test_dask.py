@@ -33,7 +33,7 @@ from _helpers import assert_within, random  # noqa: E402
 AWKWARD = [((1, 4, 2, 6), (3, 1, 5, 2)), ((5, 8), (2, 2, 2, 5)), ((13,), (11,))]
 # (stride, padding) on a 13 x 11 image with a 3 x 2 kernel
 CONV_CASES = [(1, 0), (2, 1), ((3, 2), (2, 1)), (1, ((2, 0), (1, 3))), (2, "same"), ((2, 3), "valid")]
-POOL_CASES = [(2, None, 0), (3, 2, 1), ((3, 2), (1, 3), (1, 1)), (3, 1, ((1, 0), (0, 2)))]
+POOL_CASES = [(3, 2, 1), ((3, 2), (1, 3), (1, 1)), (3, 1, ((1, 0), (0, 2)))]
 
 
 def accepts(fn, name):
@@ -287,7 +287,8 @@ def test_conv_padding_mode_is_chunked_along_the_batch_only(rng):
 @pytest.mark.parametrize("hw", AWKWARD[:2])
 def test_maxpool_dilation_and_ceil_mode_bit_for_bit(rng, hw):
     z = np.round(data(rng, np.float32) * 4) / 4
-    for window, stride, padding, dilation, ceil in [(2, 2, 0, 1, True), (3, 2, 1, 2, True), ((2, 3), (3, 1), 1, 2, False)]:
+    cases = [(2, 2, 0, 1, True), (3, 2, 1, 2, True), ((2, 3), (3, 1), 1, 2, False)]
+    for window, stride, padding, dilation, ceil in cases:
         zd = chunked(z, hw)
         opts = dict(dilation=dilation, ceil_mode=ceil)
         y = cd.maxpool2d_forward(zd, window, stride, padding, **opts)
@@ -378,7 +379,7 @@ def test_out_of_core_filter_bank_and_gradients_within_the_memory_limit(client, t
     assert z.nbytes >= 3 * LIMIT
     bank = random(np.random.default_rng(8), (2, 1, 3, 3), np.float32)
     out = cd.conv2d_forward(z, bank, None, 3, 1, algorithm="direct")
-    # output tiles follow the input chunks (rows 0..512, 513..1024, ...): zarr wants regular chunks
+    # output tiles follow the input chunks (513, 512, 512, ... rows): zarr wants regular chunks
     out.rechunk((1, 2, 512, 1024)).to_zarr(str(tmp_path / "out.zarr"))
     # check a border strip against an independent reference: explicit zero padding, no tiles
     result = zarr.open(str(tmp_path / "out.zarr"), mode="r")
@@ -392,11 +393,13 @@ def test_out_of_core_filter_bank_and_gradients_within_the_memory_limit(client, t
     assert batch.nbytes > LIMIT
     delta = da.random.default_rng(10).standard_normal((18, 4, 512, 512), dtype=np.float32, chunks=(1, 4, 512, 512))
     df = cd.conv2d_backward_filter(delta, batch, 3, 2, 1).compute()
-    assert df.shape == (4, 2, 3, 3) and np.all(np.isfinite(df))
-    # the same gradient from two chunks of the batch in memory, one at a time
-    halves = [cnnprop.conv2d_backward_filter(delta[i:i + 9].compute(), batch[i:i + 9].compute(), 3, 2, 1,
-                                             reduction="sum") for i in (0, 9)]
-    assert np.allclose(df, (halves[0].astype(np.float64) + halves[1]) / 18, rtol=1e-4, atol=1e-4)
+    # the float64 reference and the magnitude sum|terms|, two halves of the batch at a time in memory
+    ref, mag = np.zeros((2, 4, 2, 3, 3))
+    for i in (0, 9):
+        d, x = (a[i:i + 9].compute().astype(np.float64) for a in (delta, batch))
+        ref += cnnprop.conv2d_backward_filter(d, x, 3, 2, 1, reduction="sum", algorithm="direct") / 18
+        mag += cnnprop.conv2d_backward_filter(np.abs(d), np.abs(x), 3, 2, 1, reduction="sum", algorithm="direct") / 18
+    assert_within(df, ref, mag, 9 * 512 * 512 + 18, "df out of core", accumulate=np.float32)
 
     peaks = client.run(_peak_rss)
     print("peak RSS of the workers (MiB):", {k: v / 2 ** 20 for k, v in peaks.items()})
