@@ -59,7 +59,7 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "gallery/README.rst", "**/README.md"]
+exclude_patterns = ["_build", "_bench", "Thumbs.db", ".DS_Store", "gallery/README.rst", "**/README.md"]
 templates_path = ["_templates"]
 
 html_theme = "alabaster"
@@ -99,6 +99,7 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib",),
     "matplotlib_animations": False,
     "show_memory": False,
+    "write_computation_times": False,  # no sg_execution_times page for the toctree glob to pick up
     "plot_gallery": "True",
 }
 
@@ -166,6 +167,94 @@ def write_api_pages():
 
 
 write_api_pages()
+
+# ---------------------------------------------------------------------------
+# The equations in LaTeX, 0-based: one source for the equations page
+# (directive ``equation``) and for each function's page (appended to the
+# docstring of every function whose summary line cites the equation).
+
+EQUATIONS = {
+    # key: (equation numbers it states, LaTeX)
+    "table1": ((), r"""P = \left\lceil \frac{H - R + 1 + 2 p_h}{u} \right\rceil
+        = \left\lfloor \frac{H + 2 p_h - R}{u} \right\rfloor + 1, \qquad
+        Q = \left\lfloor \frac{W + 2 p_w - S}{v} \right\rfloor + 1"""),
+    "1-3": ((1, 2, 3), r"""Z^{(l+1)} = f\left(Z^{(l)}; W^{(l)}\right), \qquad
+        \Delta^{(l)} = g\left(\Delta^{(l+1)}\right), \qquad
+        \frac{\partial E}{\partial W^{(l)}} = h\left(\Delta^{(l+1)}\right), \\
+        E = \frac{1}{N} \sum_{n=0}^{N-1} E_n, \qquad \Delta^{(l)} = \frac{\partial E_n}{\partial Z^{(l)}}"""),
+    "4": ((4,), r"""Z^{(l+1)}_{n,k,p,q} = \sum_{c=0}^{C-1} \sum_{r=0}^{R-1} \sum_{s=0}^{S-1}
+        Z^{(l)}_{n,c,\,p u + r - p_h,\, q v + s - p_w}\; F_{k,c,r,s} + b_k \tag{4}"""),
+    "5": ((5,), r"""\frac{\partial E}{\partial F_{k,c,r,s}} = \frac{1}{N}
+        \sum_{n=0}^{N-1} \sum_{p=0}^{P-1} \sum_{q=0}^{Q-1}
+        \Delta^{(l+1)}_{n,k,p,q}\; Z^{(l)}_{n,c,\,p u + r - p_h,\, q v + s - p_w} \tag{5}"""),
+    "6": ((6,), r"""\frac{\partial E}{\partial b_k} = \frac{1}{N}
+        \sum_{n=0}^{N-1} \sum_{p=0}^{P-1} \sum_{q=0}^{Q-1} \Delta^{(l+1)}_{n,k,p,q} \tag{6}"""),
+    "7": ((7,), r"""\Delta^{(l)}_{n,c,h,w} = \sum_{k=0}^{K-1}
+        \sum_{p=P_{\min}}^{P_{\max}} \sum_{q=Q_{\min}}^{Q_{\max}}
+        \Delta^{(l+1)}_{n,k,p,q}\; F_{k,c,\,h - p u + p_h,\, w - q v + p_w} \tag{7}"""),
+    "8-9": ((8, 9), r"""P_{\min} = \max\left(0, \left\lceil \frac{h + p_h - R + 1}{u} \right\rceil\right), \qquad
+        P_{\max} = \min\left(P - 1, \left\lfloor \frac{h + p_h}{u} \right\rfloor\right) \tag{8, 9}"""),
+    "12": ((12,), r"""p u - p_h \le h \le p u - p_h + R - 1 \tag{12}"""),
+    "13": ((13,), r"""Z^{(l+1)}_{n,c,p,q} = \max_{0 \le r < R,\; 0 \le s < S}
+        Z^{(l)}_{n,c,\,p u + r - p_h,\, q v + s - p_w} \tag{13}"""),
+    "14": ((14,), r"""\Delta^{(l)}_{n,c,h,w} = \sum_{p=P_{\min}}^{P_{\max}} \sum_{q=Q_{\min}}^{Q_{\max}}
+        \Delta^{(l+1)}_{n,c,p,q}\; B_{n,c,p,q,h,w}, \qquad
+        B_{n,c,p,q,h,w} = \begin{cases} 1 & Z^{(l+1)}_{n,c,p,q} = Z^{(l)}_{n,c,h,w} \\
+                                        0 & \text{otherwise} \end{cases} \tag{14}"""),
+    "15": ((15,), r"""Z^{(l+1)} = \varphi\left(Z^{(l)}\right) \tag{15}"""),
+    "16": ((16,), r"""\Delta^{(l)} = \Delta^{(l+1)} \odot \varphi'\left(Z^{(l)}\right) \tag{16}"""),
+    "17": ((17,), r"""Z^{(l+1)}_{n,i} = \sum_{j} w_{i,j}\, Z^{(l)}_{n,j} + b_i \tag{17}"""),
+    "18": ((18,), r"""\frac{\partial E}{\partial w_{i,j}} = \frac{1}{N} \sum_{n=0}^{N-1}
+        \Delta^{(l+1)}_{n,i}\, Z^{(l)}_{n,j} \tag{18}"""),
+    "19": ((19,), r"""\frac{\partial E}{\partial b_i} = \frac{1}{N} \sum_{n=0}^{N-1} \Delta^{(l+1)}_{n,i} \tag{19}"""),
+    "20": ((20,), r"""\Delta^{(l)}_{n,j} = \sum_{i=0}^{I-1} \Delta^{(l+1)}_{n,i}\, w_{i,j} \tag{20}"""),
+}
+
+
+def _math_lines(key):
+    latex = EQUATIONS[key][1]
+    return [".. math::", ""] + ["   " + line.strip() for line in latex.splitlines()] + [""]
+
+
+class Equation(SphinxDirective):
+    """``.. equation:: 4``: the LaTeX of EQUATIONS['4'], displayed."""
+
+    required_arguments = 1
+
+    def run(self):
+        from docutils.statemachine import StringList
+
+        if self.arguments[0] not in EQUATIONS:
+            raise self.error(f"no equation {self.arguments[0]!r} in docs/conf.py EQUATIONS")
+        container = nodes.container(classes=["equation"])
+        self.state.nested_parse(StringList(_math_lines(self.arguments[0]), source="docs/conf.py"),
+                                self.content_offset, container)
+        return container.children
+
+
+def cited_equations(summary):
+    """EQUATIONS keys cited by a docstring's summary line: 'eqs (7)-(9)' -> ['7', '8-9']."""
+    numbers = set()
+    for a, b in re.findall(r"\((\d+)\)(?:\s*-\s*\((\d+)\))?", summary):
+        numbers.update(range(int(a), int(b or a) + 1))
+    keys = [key for key, (nums, _) in EQUATIONS.items() if numbers & set(nums)]
+    if "Table 1" in summary:
+        keys.insert(0, "table1")
+    return keys
+
+
+def append_equations(app, what, name, obj, options, lines):
+    """Show, on each function's page, the equations its summary line cites, rendered."""
+    summary = next((line for line in lines if line.strip()), "")  # numpydoc puts a blank line first
+    if what != "function" or not name.startswith("cnnprop."):
+        return
+    keys = cited_equations(summary)
+    if not keys:
+        return
+    lines += ["", ".. rubric:: Equations (0-based, :doc:`/equations-rendered`)", ""]
+    for key in keys:
+        lines += _math_lines(key)
+
 
 # ---------------------------------------------------------------------------
 # Kernel sources included from the .pyx files by block name
@@ -278,6 +367,63 @@ def _row(cells):
 # ---------------------------------------------------------------------------
 # Benchmark results and the asv dashboard, when they exist (never run here)
 
+BENCH = Path(os.environ.get("CNNPROP_DOCS_BENCH", DOCS / "_bench"))
+
+
+class BenchResults(SphinxDirective):
+    """``.. bench-results::``: the plot and table of ``cnnprop bench`` when they were written.
+
+    The benchmark is never run by the documentation build (minutes of 100 %
+    CPU); ``python -m cnnprop bench --json docs/_bench/bench.json --plot
+    docs/_bench/bench.png`` writes what this page shows (or set
+    ``CNNPROP_DOCS_BENCH`` to another folder).
+    """
+
+    def run(self):
+        import json
+
+        data_path, plot_path = BENCH / "bench.json", BENCH / "bench.png"
+        out = []
+        if plot_path.exists():
+            self.env.note_dependency(str(plot_path))
+            out.append(nodes.image(uri=str(plot_path), alt="cnnprop bench: speed-up over each peer"))
+        if not data_path.exists():
+            para = nodes.paragraph()
+            para += nodes.Text("No results in this build. Write them with ")
+            para += nodes.literal(text="python -m cnnprop bench --json docs/_bench/bench.json "
+                                       "--plot docs/_bench/bench.png")
+            para += nodes.Text(" and build the documentation again.")
+            return out + [para]
+        self.env.note_dependency(str(data_path))
+        data = json.loads(data_path.read_text())
+        impls = []
+        table_rows = {}
+        for rec in data.get("records", []):
+            impl = rec.get("impl")
+            if impl not in impls:
+                impls.append(impl)
+            key = (rec.get("dtype"), rec.get("layer"), rec.get("direction"))
+            table_rows.setdefault(key, {})[impl] = rec.get("ms")
+        table = nodes.table(classes=["bench-results"])
+        group = nodes.tgroup(cols=3 + len(impls))
+        table += group
+        for _ in range(3 + len(impls)):
+            group += nodes.colspec(colwidth=1)
+        head = nodes.thead()
+        group += head
+        head += _row([nodes.Text(t) for t in ["dtype", "layer", "direction"] + [f"{i} ms" for i in impls]])
+        body = nodes.tbody()
+        group += body
+        for key, times in table_rows.items():
+            cells = [nodes.Text(str(k)) for k in key]
+            cells += [nodes.Text("-" if times.get(i) is None else f"{times[i]:.2f}") for i in impls]
+            body += _row(cells)
+        note = nodes.paragraph()
+        note += nodes.Text(f"{data.get('threads')} threads, medians of {data.get('repeats')} rounds; "
+                           f"machine: {data.get('machine')}.")
+        return out + [table, note]
+
+
 def copy_asv_dashboard(app, exc):
     """Publish a built asv dashboard (asv_benchmarks/.asv/html) under asv/ of the site."""
     html = ROOT / "asv_benchmarks" / ".asv" / "html"
@@ -288,4 +434,7 @@ def copy_asv_dashboard(app, exc):
 def setup(app):
     app.add_directive("kernel-source", KernelSource)
     app.add_directive("verify-checks", VerifyChecks)
+    app.add_directive("bench-results", BenchResults)
+    app.add_directive("equation", Equation)
+    app.connect("autodoc-process-docstring", append_equations)
     app.connect("build-finished", copy_asv_dashboard)

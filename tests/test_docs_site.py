@@ -18,6 +18,7 @@ import html.parser
 import http.server
 import importlib
 import importlib.util
+import inspect
 import pkgutil
 import re
 import shutil
@@ -166,14 +167,25 @@ def test_the_api_pages_list_every_public_name(site):
                 own = site / "api" / "generated" / f"{modname}.{name}.html"
                 assert own.exists(), own
                 assert f'id="{modname}.{name}"' in own.read_text(encoding="utf-8"), own
-    # each function's page shows its equation number
+    # each function whose summary line cites an equation shows it, typeset, on its page
     for name in cnnprop.__all__:
         obj = getattr(cnnprop, name)
-        doc = getattr(obj, "__doc__", "") or ""
-        cited = re.search(r"eqs? \((\d+)\)", doc)
-        if callable(obj) and cited:
+        summary = ((getattr(obj, "__doc__", "") or "").strip().splitlines() or [""])[0]
+        cited = re.search(r"eqs? \((\d+)\)|Table 1", summary)
+        if inspect.isfunction(obj) and cited:
             text = (site / "api" / "generated" / f"cnnprop.{name}.html").read_text(encoding="utf-8")
-            assert f"({cited.group(1)})" in text, name
+            assert '<div class="math' in text and "\\[" in text, name
+            if cited.group(1):
+                assert f"\\tag{{{cited.group(1)}" in text or f"{cited.group(1)}, " in text, name
+
+
+def test_the_equations_page_links_every_function_that_cites_an_equation(site):
+    text = (site / "equations-rendered.html").read_text(encoding="utf-8")
+    for name in cnnprop.__all__:
+        obj = getattr(cnnprop, name)
+        summary = ((getattr(obj, "__doc__", "") or "").strip().splitlines() or [""])[0]
+        if inspect.isfunction(obj) and re.search(r"eqs? \((\d+)\)|Table 1", summary):
+            assert f'href="api/generated/cnnprop.{name}.html#cnnprop.{name}"' in text, name
 
 
 def test_every_internal_link_resolves(site):
@@ -209,7 +221,8 @@ def test_the_equations_render_as_mathematics_in_chromium(site, tmp_path):
             dom = run.stdout
             assert "</html>" in dom, run.stderr[-2000:]
             source = (site / page).read_text(encoding="utf-8")
-            expected = source.count('class="math') + source.count("\\(")
+            # Sphinx writes inline math as \(...\) and display math as \[...\]: each becomes one mjx-container
+            expected = source.count("\\(") + source.count("\\[")
             typeset = dom.count("<mjx-container")
             assert typeset > 0 and typeset >= expected, (page, typeset, expected)
             text = re.sub(r"<script.*?</script>", "", dom, flags=re.S)
@@ -224,3 +237,4 @@ def test_the_equations_render_as_mathematics_in_chromium(site, tmp_path):
         assert shot.exists() and shot.stat().st_size > 20_000
     finally:
         server.shutdown()
+        server.server_close()
