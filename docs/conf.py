@@ -431,7 +431,23 @@ def copy_asv_dashboard(app, exc):
         shutil.copytree(html, Path(app.outdir) / "asv", dirs_exist_ok=True)
 
 
+def add_every_page_to_the_contents(app, docname, source):
+    """Replace the ``*`` entry of index.rst's toctree by every docs/*.md, *.rst page not listed.
+
+    A glob would do the same but warns (an error under -W) when it matches
+    nothing; pages added to docs/ later appear with no edit of index.rst.
+    """
+    if docname != root_doc:
+        return
+    text = source[0]
+    listed = set(re.findall(r"^   ([\w/.-]+)\s*$", text, flags=re.M))
+    pages = sorted({path.stem for suffix in source_suffix for path in DOCS.glob("*" + suffix)}
+                   - listed - {root_doc, "README"})
+    source[0] = text.replace("\n   *\n", "\n" + "".join(f"   {page}\n" for page in pages), 1)
+
+
 def setup(app):
+    app.connect("source-read", add_every_page_to_the_contents)
     app.add_directive("kernel-source", KernelSource)
     app.add_directive("verify-checks", VerifyChecks)
     app.add_directive("bench-results", BenchResults)

@@ -141,6 +141,10 @@ def test_the_site_builds_with_no_warning_and_every_page_is_there(site):
     for page in ("index", "getting-started", "equations-rendered", "api/index", "auto_examples/index",
                  *(Path(p).stem for p in DOCS.glob("*.md"))):
         assert (site / f"{page}.html").exists(), page
+    # every page of docs/ is in the contents, including pages added later
+    index = (site / "index.html").read_text(encoding="utf-8")
+    for path in DOCS.glob("*.md"):
+        assert f'href="{path.stem}.html"' in index, path.name
     # the gallery ran: each example produced its figure
     examples = sorted((DOCS / "gallery").glob("plot_*.py"))
     assert len(examples) >= 4
