@@ -386,7 +386,9 @@ class BenchResults(SphinxDirective):
         out = []
         if plot_path.exists():
             self.env.note_dependency(str(plot_path))
-            out.append(nodes.image(uri=str(plot_path), alt="cnnprop bench: speed-up over each peer"))
+            here = Path(self.env.doc2path(self.env.docname)).parent
+            uri = os.path.relpath(plot_path, here).replace(os.sep, "/")  # image URIs are relative to the page
+            out.append(nodes.image(uri=uri, alt="cnnprop bench: speed-up over each peer"))
         if not data_path.exists():
             para = nodes.paragraph()
             para += nodes.Text("No results in this build. Write them with ")
@@ -446,8 +448,14 @@ def add_every_page_to_the_contents(app, docname, source):
     source[0] = text.replace("\n   *\n", "\n" + "".join(f"   {page}\n" for page in pages), 1)
 
 
+def reread_the_contents(app, env, added, changed, removed):
+    """index.rst depends on the list of pages: read it again on every build."""
+    return [root_doc]
+
+
 def setup(app):
     app.connect("source-read", add_every_page_to_the_contents)
+    app.connect("env-get-outdated", reread_the_contents)
     app.add_directive("kernel-source", KernelSource)
     app.add_directive("verify-checks", VerifyChecks)
     app.add_directive("bench-results", BenchResults)

@@ -127,6 +127,9 @@ def site(tmp_path_factory):
     missing = [p for p in DOCS_PACKAGES if importlib.util.find_spec(p) is None]
     if missing:
         pytest.skip(f"the docs requirements are not installed ({', '.join(missing)}): pip install '.[docs]'")
+    if cnnprop.build_info()["boundscheck"]:
+        # the site checks nothing about the kernels, and the gallery would run them slowly
+        pytest.skip("the documentation site is built once, on the normal build (CI step 2)")
     out = tmp_path_factory.mktemp("site")
     html = out / "html"
     build = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-j", "1", "-q", "-b", "html",
