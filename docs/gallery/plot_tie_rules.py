@@ -13,8 +13,8 @@ import numpy as np
 
 import cnnprop
 
-# an 8x8 image of flat blocks: many windows hold several equal maxima
-image = np.kron(np.array([[1.0, 2.0, 0.0, 3.0], [2.0, 2.0, 1.0, 0.0]]), np.ones((4, 2)))[None, None]
+# an 8x8 image of small integers: many 2x2 windows hold two or more equal maxima
+image = np.random.default_rng(3).integers(0, 3, size=(1, 1, 8, 8)).astype(np.float64)
 y = cnnprop.maxpool2d_forward(image, window=2)
 delta = np.ones_like(y)
 rules = {rule: cnnprop.maxpool2d_backward(delta, image, y, window=2, ties=rule)[0, 0]
@@ -27,15 +27,16 @@ assert rules["first"].sum() == delta.sum()
 
 fig, axes = plt.subplots(1, 3, figsize=(9, 3.4))
 panels = [("input (2x2 windows)", image[0, 0], "viridis"),
-          ('delta, ties="all" (source)', rules["all"], "magma"),
-          ('delta, ties="first" (PyTorch)', rules["first"], "magma")]
+          (f'delta, ties="all" (source): sum {rules["all"].sum():.0f}', rules["all"], "magma"),
+          (f'delta, ties="first" (PyTorch): sum {rules["first"].sum():.0f}', rules["first"], "magma")]
 for ax, (title, data, cmap) in zip(axes, panels):
-    ax.imshow(data, cmap=cmap, vmin=0)
+    ax.imshow(data, cmap=cmap, vmin=0, vmax=max(data.max(), 1))
     ax.set_title(title, fontsize=10)
     ax.set_xticks(np.arange(-0.5, 8, 2), minor=False)
-    ax.set_yticks(np.arange(-0.5, 4, 2), minor=False)
+    ax.set_yticks(np.arange(-0.5, 8, 2), minor=False)
     ax.grid(color="white", lw=1)
     ax.tick_params(labelbottom=False, labelleft=False, length=0)
     for (i, j), value in np.ndenumerate(data):
-        ax.text(j, i, f"{value:.0f}", ha="center", va="center", color="white" if value < 2 else "black")
+        light = value > 0.5 * max(data.max(), 1)
+        ax.text(j, i, f"{value:.0f}", ha="center", va="center", color="black" if light else "white")
 fig.tight_layout()
