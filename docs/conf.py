@@ -426,11 +426,29 @@ class BenchResults(SphinxDirective):
         return out + [table, note]
 
 
+ASV_HTML = ROOT / "asv_benchmarks" / ".asv" / "html"
+
+
+class AsvDashboard(SphinxDirective):
+    """``.. asv-dashboard::``: a link to the asv dashboard when it was built, else how to build it."""
+
+    def run(self):
+        para = nodes.paragraph()
+        if (ASV_HTML / "index.html").exists():
+            para += nodes.Text("The dashboard built on this machine: ")
+            para += nodes.reference("", "asv/index.html", refuri="asv/index.html")
+            para += nodes.Text(" (copied into this site by the documentation build).")
+        else:
+            para += nodes.Text("No dashboard was built on the machine that built this site; after ")
+            para += nodes.literal(text="python asv_benchmarks/run_history.py")
+            para += nodes.Text(", build the documentation again and it is linked here, under asv/.")
+        return [para]
+
+
 def copy_asv_dashboard(app, exc):
     """Publish a built asv dashboard (asv_benchmarks/.asv/html) under asv/ of the site."""
-    html = ROOT / "asv_benchmarks" / ".asv" / "html"
-    if exc is None and app.builder.format == "html" and (html / "index.html").exists():
-        shutil.copytree(html, Path(app.outdir) / "asv", dirs_exist_ok=True)
+    if exc is None and app.builder.format == "html" and (ASV_HTML / "index.html").exists():
+        shutil.copytree(ASV_HTML, Path(app.outdir) / "asv", dirs_exist_ok=True)
 
 
 def add_every_page_to_the_contents(app, docname, source):
@@ -460,5 +478,6 @@ def setup(app):
     app.add_directive("verify-checks", VerifyChecks)
     app.add_directive("bench-results", BenchResults)
     app.add_directive("equation", Equation)
+    app.add_directive("asv-dashboard", AsvDashboard)
     app.connect("autodoc-process-docstring", append_equations)
     app.connect("build-finished", copy_asv_dashboard)

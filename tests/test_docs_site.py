@@ -196,7 +196,8 @@ def test_the_equations_page_links_every_function_that_cites_an_equation(site):
 
 
 def test_every_internal_link_resolves(site):
-    pages = {path: _parse(path) for path in site.rglob("*.html")}
+    # (a copied asv dashboard, under asv/, is asv's own page and not checked here)
+    pages = {path: _parse(path) for path in site.rglob("*.html") if path.relative_to(site).parts[0] != "asv"}
     broken = []
     for page, parsed in pages.items():
         for href in parsed.hrefs:
