@@ -75,6 +75,7 @@ html_sidebars = {"**": ["about.html", "navigation.html", "relations.html", "sear
 # MyST: the Markdown pages of docs/ are the one source of their page
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
+# heading levels that skip (# then ###) are the pages' style, not an error
 suppress_warnings = ["myst.header"]
 
 # numpydoc: the docstrings are numpydoc; autosummary writes the member pages
@@ -99,7 +100,7 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib",),
     "matplotlib_animations": False,
     "show_memory": False,
-    "write_computation_times": False,  # no sg_execution_times page for the toctree glob to pick up
+    "write_computation_times": False,  # no docs/sg_execution_times.rst for the contents to pick up
     "plot_gallery": "True",
 }
 
