@@ -187,8 +187,9 @@ def test_conv_gradients_within_the_bound_and_deterministic(rng, algorithm):
             df = cd.conv2d_backward_filter(dd, zd, (3, 2), stride, padding, reduction=reduction, algorithm=algorithm)
             got = df.compute()
             assert got.dtype == dtype and np.array_equal(got, df.compute())          # deterministic
-            ref = cnnprop.conv2d_backward_filter(*w64, (3, 2), stride, padding, reduction, algorithm="direct")
-            mag = cnnprop.conv2d_backward_filter(*map(np.abs, w64), (3, 2), stride, padding, reduction,
+            ref = cnnprop.conv2d_backward_filter(*w64, (3, 2), stride, padding, reduction=reduction,
+                                                 algorithm="direct")
+            mag = cnnprop.conv2d_backward_filter(*map(np.abs, w64), (3, 2), stride, padding, reduction=reduction,
                                                  algorithm="direct")
             assert_within(got, ref, mag, N * P * Q + n_chunks, f"df {reduction}", accumulate=dtype)
             db = cd.conv2d_backward_bias(dd, reduction).compute()

@@ -366,7 +366,7 @@ def _conv_transpose_shims():
         return cnnprop.conv2d_forward(delta, f, None, stride, padding)
 
     def backward_filter(delta, x, kernel_size, stride=1, padding=0, reduction="mean"):
-        return cnnprop.conv2d_backward_filter(x, delta, kernel_size, stride, padding, reduction)
+        return cnnprop.conv2d_backward_filter(x, delta, kernel_size, stride, padding, reduction=reduction)
 
     return {"conv_transpose2d_forward": forward, "conv_transpose2d_backward_input": backward_input,
             "conv_transpose2d_backward_filter": backward_filter}
