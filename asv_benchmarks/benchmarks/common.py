@@ -61,7 +61,8 @@ def kernel_options(function, algorithm, threads, *args, **kwargs):
     return options
 
 
-def median_seconds(fn, repeats=5):
+def median_seconds(fn, repeats=7):
+    """Median of ``repeats`` timed calls after one untimed call (for the track_ rates)."""
     fn()
     times = []
     for _ in range(repeats):
@@ -77,7 +78,20 @@ class _Kernel:
 
     (asv skips names that start with an underscore, so these bases are not
     benchmarks themselves.)
+
+    Sampling (asv's attributes; ``--quick`` overrides them all with one call):
+    two rounds, each in its own process, so that a result is not one
+    process's luck; in each round a warm-up of 0.2 s (thread pools and
+    caches), then at least 5 samples and up to 25 within about 2 s. asv
+    reports the median of the 10 to 50 samples. The regression thresholds
+    in asv.conf.json were set from the spread of these settings (see
+    docs/benchmarks.md, "Noise").
     """
+
+    rounds = 2
+    repeat = (5, 25, 2.0)
+    min_run_count = 5
+    warmup_time = 0.2
 
     def call(self):
         return self.call_with(**self.options)

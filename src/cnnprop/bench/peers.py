@@ -19,7 +19,7 @@ def cnnprop_conv(layer, z, f, delta, threads, algorithm="fast"):
         "forward": lambda: cnnprop.conv2d_forward(z, f, None, s, p, **kw),
         "input grad": lambda: cnnprop.conv2d_backward_input(delta, f, z.shape, s, p, **kw),
         # the frameworks return the gradient of a summed loss: compare like with like
-        "kernel grad": lambda: cnnprop.conv2d_backward_filter(delta, z, ks, s, p, "sum", **kw),
+        "kernel grad": lambda: cnnprop.conv2d_backward_filter(delta, z, ks, s, p, reduction="sum", **kw),
     }
 
 
@@ -69,7 +69,7 @@ def cnnprop_pool(layer, z, y, delta, threads, algorithm="fast"):
     kw = dict(algorithm=algorithm, num_threads=threads)
     return {
         "forward": lambda: cnnprop.maxpool2d_forward(z, w, s, p, **kw),
-        "backward": lambda: cnnprop.maxpool2d_backward(delta, z, y, w, s, p, "first", **kw),
+        "backward": lambda: cnnprop.maxpool2d_backward(delta, z, y, w, s, p, ties="first", **kw),
     }
 
 
