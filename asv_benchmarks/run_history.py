@@ -16,7 +16,8 @@ The script never asks a question: it records this machine's description for
 asv itself (asv's defaults) when asv does not know the machine yet, and runs
 asv with no terminal input.
 
-``--quick`` runs every benchmark once (one call, no warm-up): a single call
+``--quick`` runs every benchmark once (one call, no warm-up), on float32 and
+2 threads only (CNNPROP_ASV_PARAMS=ci, unless set otherwise): a single call
 of a few microseconds on two threads can take hundreds of times its usual
 time on a busy machine, so quick results go to their own results folder and
 dashboard (asv_benchmarks/.asv/quick/) with regression detection switched
@@ -133,8 +134,9 @@ def main(argv=None):
     parser.add_argument("-n", "--commits", type=int, default=10, help="how many commits of main (default 10)")
     parser.add_argument("--branch", default="main", help="branch to walk back from (default main)")
     parser.add_argument("--quick", action="store_true",
-                        help="run each benchmark once (asv --quick): checks that they run, NOT for "
-                             "regression detection; results and dashboard go to .asv/quick/")
+                        help="run each benchmark once (asv --quick), float32 on 2 threads only: checks "
+                             "that they run, NOT for regression detection; results and dashboard go to "
+                             ".asv/quick/")
     parser.add_argument("--skip-slow", action="store_true",
                         help="skip the literal kernels on realistic layers (CNNPROP_ASV_SKIP_SLOW=1)")
     parser.add_argument("--bench", "-b", action="append", help="only benchmarks matching this regex")
@@ -147,6 +149,10 @@ def main(argv=None):
     env = dict(os.environ)
     if args.skip_slow:
         env["CNNPROP_ASV_SKIP_SLOW"] = "1"
+    if args.quick:
+        # a look, not a measurement: float32 on 2 threads only (a quarter of
+        # the cases) unless CNNPROP_ASV_PARAMS says otherwise ("full": all)
+        env.setdefault("CNNPROP_ASV_PARAMS", "ci")
     config = config_for(args.branch, quick=args.quick)
     html = output_dirs(args.quick)[1]
     if args.quick:

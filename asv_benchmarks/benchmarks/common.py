@@ -5,7 +5,7 @@ fast path), geometry ("small" and a realistic layer from the fast-path
 issue's benchmark set), threads (1 and 2). With CNNPROP_ASV_SKIP_SLOW=1 the
 literal kernels on the realistic geometries are skipped (they take seconds);
 with CNNPROP_ASV_PARAMS=ci, only float32 on 2 threads (for the CI test that
-runs every benchmark once).
+runs every benchmark once, and run_history.py --quick).
 """
 import os
 import statistics
