@@ -25,7 +25,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 ASV_DIR = REPO / "asv_benchmarks"
-THRESHOLD_TIME = 0.25       # asv.conf.json's regressions_thresholds of the time_ benchmarks
+THRESHOLD_TIME = 0.30       # asv.conf.json's regressions_thresholds of the time_ benchmarks
 
 pytestmark = [
     pytest.mark.skipif(os.environ.get("CNNPROP_SKIP_ASV") == "1", reason="CNNPROP_SKIP_ASV=1"),
@@ -132,7 +132,7 @@ def test_the_regression_view_leaves_out_microsecond_calls_and_rates():
     assert view._get_start_revision(graph, {}, realistic) == 0
     assert view._get_threshold(graph, {}, realistic) == THRESHOLD_TIME
     memory = entry("bench_pool.MaxPoolForward.peakmem_call", "float32", "fast", "pool3s2p1", 2)
-    assert view._get_start_revision(graph, {}, memory) == 0 and view._get_threshold(graph, {}, memory) == 0.10
+    assert view._get_start_revision(graph, {}, memory) == 0 and view._get_threshold(graph, {}, memory) == 0.05
     assert view._get_threshold(graph, {}, "bench_verify.VerifyQuick.time_quick_run") == THRESHOLD_TIME
 
 
