@@ -5,8 +5,9 @@ fast path), geometry ("small" and a realistic layer from the fast-path
 issue's benchmark set), threads (1 and 2). With CNNPROP_ASV_SKIP_SLOW=1 the
 literal kernels on the realistic geometries are skipped (they take seconds);
 with CNNPROP_ASV_PARAMS=ci, only float32 on 2 threads (for the CI test that
-runs every benchmark once).
+runs every benchmark once, and run_history.py --quick).
 """
+import functools
 import os
 import statistics
 import time
@@ -39,29 +40,50 @@ def skip_slow(algorithm, geometry):
         raise NotImplementedError("slow case skipped (CNNPROP_ASV_SKIP_SLOW=1)")
 
 
-def data(shape, dtype, seed=0):
+@functools.lru_cache(maxsize=16)
+def _data(shape, dtype, seed):
+    # shared by every sample; cnnprop never writes to its inputs (not marked
+    # read-only: kernels of old commits may refuse read-only buffers)
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def data(shape, dtype, seed=0):
+    """Seeded standard normal data, made once per process.
+
+    asv runs ``setup`` before every sample; drawing the realistic inputs
+    anew each time cost more than the call measured.
+    """
+    return _data(tuple(shape), np.dtype(dtype).name, seed)
+
+
+_OPTIONS = {}
 
 
 def kernel_options(function, algorithm, threads, *args, **kwargs):
     """Keyword options that select ``algorithm`` on this commit's cnnprop.
 
     Commits from before the fast path have only the literal kernels and no
-    ``algorithm`` argument: "direct" runs there, "fast" is skipped.
+    ``algorithm`` argument: "direct" runs there, "fast" is skipped. The
+    probe call runs once per benchmark, algorithm and thread count in a
+    process (it is also the first warm-up call), not before every sample.
     """
-    options = {"algorithm": algorithm, "num_threads": threads}
-    try:
-        function(*args, **kwargs, **options)
-    except TypeError as exc:
-        if "algorithm" not in str(exc):
-            raise
-        if algorithm != "direct":
-            raise NotImplementedError("this commit has no fast path") from None
-        options = {"num_threads": threads}
-    return options
+    key = (getattr(function, "__qualname__", repr(function)), algorithm, threads)
+    if key not in _OPTIONS:
+        options = {"algorithm": algorithm, "num_threads": threads}
+        try:
+            function(*args, **kwargs, **options)
+        except TypeError as exc:
+            if "algorithm" not in str(exc):
+                raise
+            if algorithm != "direct":
+                raise NotImplementedError("this commit has no fast path") from None
+            options = {"num_threads": threads}
+        _OPTIONS[key] = options
+    return dict(_OPTIONS[key])
 
 
-def median_seconds(fn, repeats=5):
+def median_seconds(fn, repeats=7):
+    """Median of ``repeats`` timed calls after one untimed call (for the track_ rates)."""
     fn()
     times = []
     for _ in range(repeats):
@@ -77,7 +99,20 @@ class _Kernel:
 
     (asv skips names that start with an underscore, so these bases are not
     benchmarks themselves.)
+
+    Sampling (asv's attributes; ``--quick`` overrides them all with one call):
+    two rounds, each in its own process, so that a result is not one
+    process's luck; in each round a warm-up of 0.2 s (thread pools and
+    caches), then at least 5 samples and up to 15 within about 1 s. asv
+    reports the median of the 10 to 30 samples. The regression thresholds
+    in asv.conf.json were set from the spread of these settings (see
+    docs/benchmarks.md, "Noise").
     """
+
+    rounds = 2
+    repeat = (5, 15, 1.0)
+    min_run_count = 5
+    warmup_time = 0.2
 
     def call(self):
         return self.call_with(**self.options)

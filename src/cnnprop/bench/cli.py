@@ -48,9 +48,12 @@ def main(args, out=None):
           f"measured GEMM rate (scipy BLAS, 2048^3): {rates}", file=out)
     for note in results.notes:
         print(f"note: {note}", file=out)
+    for warning in results.warnings:
+        print(f"warning: {warning}", file=out)
     print(report.table(results), file=out)
     print("rate: GFLOP/s for convolutions (2 N K P Q C R S), GB/s of input for pooling; %GEMM: share of "
-          "the GEMM rate; vs X: X's time / cnnprop's (above 1: cnnprop faster); peak MB: cnnprop's "
+          "the GEMM rate; min-max: the fastest and slowest of the repeats; "
+          "vs X: X's time / cnnprop's (above 1: cnnprop faster); peak MB: cnnprop's "
           "allocations during the call, output included", file=out)
     if args.json:
         report.write_json(results, args.json)

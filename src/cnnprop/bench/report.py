@@ -34,10 +34,21 @@ def speedups(results):
     return out
 
 
+def _range(record):
+    """The slowest and fastest of the repeats, "min-max" in ms."""
+    if record is None or math.isnan(record.ms_min):
+        return "-"
+    return f"{record.ms_min:.2f}-{record.ms_max:.2f}"
+
+
 def table(results):
-    """A text table: one line per layer, direction and dtype."""
+    """A text table: one line per layer, direction and dtype.
+
+    "cnnprop ms" is the median of the repeats and "min-max" their range:
+    a wide range says the machine was not quiet.
+    """
     peers = [p for p in PEER_ORDER if any(r.impl == p for r in results.records)]
-    head = (f"{'dtype':8} {'layer':10} {'direction':12} {'cnnprop ms':>10} {'rate':>12} {'%GEMM':>6} "
+    head = (f"{'dtype':8} {'layer':10} {'direction':12} {'cnnprop ms':>10} {'min-max':>13} {'rate':>12} {'%GEMM':>6} "
             + " ".join(f"{p + ' ms':>12}" for p in peers)
             + " " + " ".join(f"{'vs ' + p:>10}" for p in peers) + f" {'peak MB':>8}")
     lines = [head, "-" * len(head)]
@@ -46,7 +57,8 @@ def table(results):
         dtype, layer, direction = key
         ours = results.get(layer, direction, dtype, "cnnprop")
         rate = (f"{ours.gflops:7.1f} GF/s" if not math.isnan(ours.gflops) else f"{ours.gbps:7.2f} GB/s")
-        cells = [f"{dtype:8} {layer:10} {direction:12} {ours.ms:10.2f} {rate:>12} {_fmt(ours.pct_gemm, '6.0f'):>6}"]
+        cells = [f"{dtype:8} {layer:10} {direction:12} {ours.ms:10.2f} {_range(ours):>13} {rate:>12} "
+                 f"{_fmt(ours.pct_gemm, '6.0f'):>6}"]
         for peer in peers:
             other = results.get(layer, direction, dtype, peer)
             cells.append(f"{_fmt(other.ms if other else None, '12.2f'):>12}")
@@ -59,8 +71,12 @@ def table(results):
 
 
 def write_json(results, path):
+    """Every measurement as JSON: times in ms (``ms`` the median; ``ms_min``,
+    ``ms_q1``, ``ms_q3``, ``ms_max`` the spread of the repeats), the GEMM
+    rates before and after the layers and the machine's stored best."""
     data = {"threads": results.threads, "repeats": results.repeats, "gemm_gflops": results.gemm,
-            "machine": results.machine, "notes": results.notes,
+            "gemm_gflops_end": results.gemm_end, "gemm_gflops_reference": results.gemm_reference,
+            "warnings": results.warnings, "machine": results.machine, "notes": results.notes,
             "records": [asdict(r) for r in results.records]}
     with open(path, "w", encoding="utf-8") as fh:
         json.dump(data, fh, indent=2, default=lambda x: None if isinstance(x, float) and math.isnan(x) else x)

@@ -1,10 +1,12 @@
-"""Time cnnprop and its peers, interleaved, in one process; medians over repeats."""
+"""Time cnnprop and its peers, interleaved, in one process; medians and spreads over repeats."""
+import json
 import os
 import platform
 import statistics
 import time
 import tracemalloc
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import List
 
 import numpy as np
@@ -15,7 +17,7 @@ from cnnprop._blas_threads import controller as blas_threads
 from . import peers
 from .cases import CONV_LAYERS, POOL_LAYERS
 
-__all__ = ["Record", "Results", "run", "gemm_rate"]
+__all__ = ["Record", "Results", "run", "gemm_rate", "spread", "check_gemm", "reference_path", "FAR_BELOW"]
 
 PEERS = {"torch": (peers.torch_conv, peers.torch_pool), "numpy": (peers.numpy_conv, None)}
 
@@ -28,11 +30,15 @@ class Record:
     direction: str
     dtype: str
     impl: str
-    ms: float
+    ms: float                        # median of the repeats
     gflops: float = float("nan")     # convolutions
     gbps: float = float("nan")       # pooling: GB/s of input
     pct_gemm: float = float("nan")   # GFLOP/s as a share of the measured GEMM rate
     peak_mb: float = float("nan")    # cnnprop only: peak NumPy allocation of the call
+    ms_min: float = float("nan")     # the spread of the repeats: fastest,
+    ms_q1: float = float("nan")      # first quartile,
+    ms_q3: float = float("nan")      # third quartile
+    ms_max: float = float("nan")     # and slowest
 
 
 @dataclass
@@ -41,10 +47,13 @@ class Results:
 
     threads: int
     repeats: int
-    gemm: dict
+    gemm: dict                       # {dtype: GFLOP/s} measured before the layers
     records: List[Record] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
     machine: dict = field(default_factory=dict)
+    gemm_end: dict = field(default_factory=dict)        # ... and after them
+    gemm_reference: dict = field(default_factory=dict)  # the best stored for this machine, before the run
+    warnings: List[str] = field(default_factory=list)   # a busy machine (see check_gemm)
 
     def get(self, layer, direction, dtype, impl):
         for r in self.records:
@@ -74,8 +83,8 @@ def _settle(seconds):
         pass
 
 
-def interleaved_medians(candidates, repeats, settle=None):
-    """Median seconds of each callable, run in rotating order, once a round.
+def interleaved_times(candidates, repeats, settle=None):
+    """Seconds of every call of each callable, run in rotating order, once a round.
 
     Interleaving spreads the machine's noise (other processes, frequency
     changes) over all candidates instead of over whichever ran last; the
@@ -92,7 +101,33 @@ def interleaved_medians(candidates, repeats, settle=None):
         for name in order:
             _settle(settle)
             times[name].append(_seconds(candidates[name]))
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    return times
+
+
+def interleaved_medians(candidates, repeats, settle=None):
+    """Median seconds of each callable (see :func:`interleaved_times`)."""
+    return {name: statistics.median(ts) for name, ts in interleaved_times(candidates, repeats, settle).items()}
+
+
+def spread(times):
+    """(min, first quartile, median, third quartile, max) of ``times``.
+
+    Quartiles by linear interpolation between the sorted times (NumPy's
+    default, ``statistics.quantiles(method="inclusive")``); one time gives
+    five equal values.
+    """
+    ordered = sorted(times)
+    if len(ordered) == 1:
+        return (ordered[0],) * 5
+    q1, median, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    return ordered[0], q1, median, q3, ordered[-1]
+
+
+def _record(layer, direction, dtype, impl, times):
+    """A Record of the median time of ``times`` (seconds) and their spread, in ms."""
+    low, q1, median, q3, high = (t * 1e3 for t in spread(times))
+    return Record(layer, direction, np.dtype(dtype).name, impl, median, ms_min=low, ms_q1=q1, ms_q3=q3,
+                  ms_max=high)
 
 
 def peak_megabytes(fn):
@@ -118,6 +153,74 @@ def gemm_rate(dtype, threads, size=2048, repeats=5):
     with blas_threads().limit(threads):
         seconds = interleaved_medians({"gemm": lambda: gemm(1.0, a, b)}, repeats)["gemm"]
     return 2 * size ** 3 / seconds / 1e9
+
+
+# A run's GEMM rate below this share of the machine's is "far below": the
+# machine is busy. On a 2-core machine one other busy process halves a
+# 2-thread rate (0.5); run-to-run differences of an idle machine stay within
+# a few per cent. 0.75 sits between the two.
+FAR_BELOW = 0.75
+
+
+def reference_path():
+    """Where the best GEMM rate measured on this machine is kept:
+    ``$XDG_CACHE_HOME/cnnprop/bench-gemm.json`` (default ``~/.cache/...``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "cnnprop" / "bench-gemm.json"
+
+
+def _reference_key(dtype, threads):
+    return (f"{platform.node()} {platform.machine()} {platform.processor() or '-'} "
+            f"cpus={os.cpu_count()} {np.dtype(dtype).name} threads={threads}")
+
+
+def check_gemm(results, path=None):
+    """Warnings when the run's GEMM rate is far below the machine's; updates the stored best.
+
+    The machine's rate is the best rate ever recorded in ``path`` (see
+    :func:`reference_path`) for this host, CPU, dtype and thread count; the
+    run's rate is the lower of the rates measured before and after the
+    layers. A warning is due when that is below :data:`FAR_BELOW` of the
+    stored best (the machine was busy for the whole run), or below
+    :data:`FAR_BELOW` of the other of the run's two rates (the load changed
+    during the run). The best of the two is then stored.
+
+    Returns
+    -------
+    list of str
+        Also appended to ``results.warnings``.
+    """
+    path = Path(path) if path is not None else reference_path()
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        stored = {}
+    if not isinstance(stored, dict):
+        stored = {}
+    found = []
+    for dtype, start in results.gemm.items():
+        end = results.gemm_end.get(dtype, start)
+        low, high = min(start, end), max(start, end)
+        key = _reference_key(dtype, results.threads)
+        best = stored.get(key)
+        best = float(best) if isinstance(best, (int, float)) and best > 0 else None
+        if best is not None:
+            results.gemm_reference[dtype] = best
+        if low < FAR_BELOW * high:
+            found.append(f"{dtype} GEMM rate changed during the run ({start:.0f} GFLOP/s before the layers, "
+                         f"{end:.0f} after): the machine's load changed; the figures are not comparable")
+        if best is not None and low < FAR_BELOW * best:
+            found.append(f"{dtype} GEMM rate of this run ({low:.0f} GFLOP/s) is {100 * low / best:.0f}% of the "
+                         f"best measured on this machine ({best:.0f}, {path}): the machine is busy; "
+                         f"the figures are low")
+        stored[key] = max(best or 0.0, high)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+    except OSError as exc:
+        results.notes.append(f"the machine's GEMM rate could not be stored ({exc})")
+    results.warnings.extend(found)
+    return found
 
 
 def _conv_inputs(layer, dtype, rng):
@@ -153,11 +256,10 @@ def _bench_conv(layer, dtype, results, peer_names, with_direct, progress):
         impls[name] = build(layer, z, f, delta, results.threads)
     for direction in ("forward", "input grad", "kernel grad"):
         candidates = {name: calls[direction] for name, calls in impls.items()}
-        medians = interleaved_medians(candidates, results.repeats)
-        for name, seconds in medians.items():
-            gflops = layer.flops / seconds / 1e9
-            record = Record(layer.name, direction, np.dtype(dtype).name, name, seconds * 1e3, gflops=gflops,
-                            pct_gemm=100 * gflops / results.gemm[np.dtype(dtype).name])
+        for name, times in interleaved_times(candidates, results.repeats).items():
+            record = _record(layer.name, direction, dtype, name, times)
+            record.gflops = layer.flops / record.ms / 1e6
+            record.pct_gemm = 100 * record.gflops / results.gemm[np.dtype(dtype).name]
             if name.startswith("cnnprop"):
                 record.peak_mb = peak_megabytes(candidates[name])
             results.records.append(record)
@@ -177,9 +279,9 @@ def _bench_pool(layer, dtype, results, peer_names, with_direct, progress):
         impls[name] = build(layer, z, y, delta, results.threads)
     for direction in ("forward", "backward"):
         candidates = {name: calls[direction] for name, calls in impls.items()}
-        for name, seconds in interleaved_medians(candidates, results.repeats).items():
-            record = Record(layer.name, direction, np.dtype(dtype).name, name, seconds * 1e3,
-                            gbps=z.nbytes / seconds / 1e9)
+        for name, times in interleaved_times(candidates, results.repeats).items():
+            record = _record(layer.name, direction, dtype, name, times)
+            record.gbps = z.nbytes / record.ms / 1e6
             if name.startswith("cnnprop"):
                 record.peak_mb = peak_megabytes(candidates[name])
             results.records.append(record)
@@ -188,8 +290,14 @@ def _bench_pool(layer, dtype, results, peer_names, with_direct, progress):
 
 
 def run(dtypes=("float32", "float64"), threads=None, repeats=7, layers=None,
-        peers=("torch", "numpy"), with_direct=False, progress=None):
+        peers=("torch", "numpy"), with_direct=False, progress=None, reference=None):
     """Benchmark cnnprop against its peers.
+
+    Each time is the median of ``repeats`` interleaved rounds; each record
+    also keeps the spread of the rounds (min, quartiles, max). The GEMM rate
+    is measured before and after the layers and compared with the best
+    stored for this machine (:func:`check_gemm`): a run on a busy machine
+    says so in ``Results.warnings``.
 
     Parameters
     ----------
@@ -209,6 +317,9 @@ def run(dtypes=("float32", "float64"), threads=None, repeats=7, layers=None,
         Also time cnnprop's literal kernels (slow).
     progress : callable, optional
         Called with each :class:`Record` as it is measured.
+    reference : str or path, optional
+        The file of the machine's best GEMM rates (default
+        :func:`reference_path`).
 
     Returns
     -------
@@ -237,4 +348,6 @@ def run(dtypes=("float32", "float64"), threads=None, repeats=7, layers=None,
         for layer in chosen:
             bench = _bench_conv if layer in CONV_LAYERS else _bench_pool
             bench(layer, dtype, results, peers, with_direct, progress)
+    results.gemm_end = {np.dtype(d).name: gemm_rate(d, threads) for d in dtypes}
+    check_gemm(results, reference)
     return results
