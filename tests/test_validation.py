@@ -180,7 +180,7 @@ def test_fuzzed_arguments_never_crash(a, b, c, k, s, p, which, ties):
         lambda: conv_bf(a, b, k, s, p),
         lambda: conv_bb(a),
         lambda: pool_f(a, k, s, p),
-        lambda: pool_b(a, b, c, k, s, p, ties),
+        lambda: pool_b(a, b, c, k, s, p, ties=ties),
         lambda: act_f(a, "elu"),
         lambda: act_b(a, b, "sigmoid"),
         lambda: aff_f(a, b, None),

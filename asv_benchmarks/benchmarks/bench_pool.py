@@ -32,4 +32,4 @@ class MaxPoolBackward(_Pool):
 
     def call_with(self, **options):
         return cnnprop.maxpool2d_backward(self.delta, self.z, self.y, self.window, self.stride,
-                                          self.padding, self.ties, **options)
+                                          self.padding, ties=self.ties, **options)

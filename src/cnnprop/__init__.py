@@ -1,7 +1,8 @@
 """cnnprop: exact, verified forward and backward propagation of convolutional networks.
 
 Every function implements one numbered equation of the source document, as
-restated with 0-based indices in the project's spec (docs/spec.md, docs/equations.md):
+restated with 0-based indices in the project's spec (docs/spec.md, docs/equations.md;
+general pooling and average pooling in docs/pooling.md):
 
 ==============================  ==========
 function                        equations
@@ -10,8 +11,11 @@ conv2d_forward                  (4)
 conv2d_backward_filter          (5)
 conv2d_backward_bias            (6)
 conv2d_backward_input           (7)-(9)
-maxpool2d_forward               (13)
+maxpool2d_forward               (13), (13g)
 maxpool2d_backward              (14)
+maxpool2d_backward_indices      (14), ties="first"
+avgpool2d_forward               (A1)
+avgpool2d_backward              (A2)
 activation_forward              (15)
 activation_backward             (16)
 affine_forward                  (17)
@@ -33,7 +37,8 @@ from .affine import (affine_backward_bias, affine_backward_input,
 from .conv import (conv2d_backward_bias, conv2d_backward_filter,
                    conv2d_backward_input, conv2d_forward)
 from .geometry import output_size, window_range
-from .pool import maxpool2d_backward, maxpool2d_forward
+from .avgpool import avgpool2d_backward, avgpool2d_forward
+from .pool import maxpool2d_backward, maxpool2d_backward_indices, maxpool2d_forward
 
 __version__ = "0.1.0"
 
@@ -44,6 +49,9 @@ __all__ = [
     "conv2d_backward_bias",
     "maxpool2d_forward",
     "maxpool2d_backward",
+    "maxpool2d_backward_indices",
+    "avgpool2d_forward",
+    "avgpool2d_backward",
     "activation_forward",
     "activation_backward",
     "ACTIVATIONS",

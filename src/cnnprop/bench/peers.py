@@ -69,7 +69,7 @@ def cnnprop_pool(layer, z, y, delta, threads, algorithm="fast"):
     kw = dict(algorithm=algorithm, num_threads=threads)
     return {
         "forward": lambda: cnnprop.maxpool2d_forward(z, w, s, p, **kw),
-        "backward": lambda: cnnprop.maxpool2d_backward(delta, z, y, w, s, p, "first", **kw),
+        "backward": lambda: cnnprop.maxpool2d_backward(delta, z, y, w, s, p, ties="first", **kw),
     }
 
 
