@@ -139,9 +139,9 @@ def maxpool2d_forward(z, window, stride=None, padding=0, dilation=1, ceil_mode=F
         # the literal kernel always finds the index with the maximum
         idx = np.empty(y.shape, dtype=np.int64)
         pool_direct.maxpool2d_forward(z, y, idx, *_taps(g), threads)
-    if unbatched:
-        y, idx = y[0], idx[0]
-    return (y, idx) if return_indices else y
+    if not return_indices:
+        return y[0] if unbatched else y
+    return (y[0], idx[0]) if unbatched else (y, idx)
 
 
 def _batched(name, value, unbatched, what):
