@@ -32,7 +32,7 @@ from libc.math cimport INFINITY
 from libc.stdint cimport int64_t
 from libc.string cimport memset
 
-from ._index cimport tap_first, tap_stop
+from ._index cimport ceil_div, tap_first, tap_stop
 from ._openmp cimport omp_get_thread_num
 
 
@@ -70,7 +70,7 @@ cdef void _pool_indices_plane(const floating[:, :, :, ::1] z, floating[:, :, :, 
                               Py_ssize_t u, Py_ssize_t v, Py_ssize_t pt, Py_ssize_t pl,
                               Py_ssize_t dh, Py_ssize_t dw) noexcept nogil:
     cdef Py_ssize_t H = z.shape[2], W = z.shape[3], P = y.shape[2], Q = y.shape[3]
-    cdef Py_ssize_t p, q, r, s, h, q0, q1
+    cdef Py_ssize_t p, q, r, s, h, q0, q1, w
     cdef int64_t off
     cdef floating* out
     cdef int64_t* at
@@ -80,9 +80,16 @@ cdef void _pool_indices_plane(const floating[:, :, :, ::1] z, floating[:, :, :, 
     for p in range(P):
         out = &y[n, c, p, 0]
         at = &idx[n, c, p, 0]
+        # start every window at its first tap inside the input (the Python
+        # layer guarantees there is one), so that the sweep below needs no
+        # "nothing yet" test: its first row and column inside the input
+        r = 0 if pt <= p * u else ceil_div(pt - p * u, dh)
+        h = p * u + r * dh - pt
         for q in range(Q):
-            out[q] = -INFINITY
-            at[q] = -1
+            s = 0 if pl <= q * v else ceil_div(pl - q * v, dw)
+            w = q * v + s * dw - pl
+            out[q] = z[n, c, h, w]
+            at[q] = h * W + w
         for r in range(R):
             h = p * u + r * dh - pt
             if h < 0 or h >= H:
@@ -96,8 +103,8 @@ cdef void _pool_indices_plane(const floating[:, :, :, ::1] z, floating[:, :, :, 
                     x = row[q * v]
                     m = out[q]
                     # the first maximum stays: strictly larger wins, a NaN wins
-                    # unless a NaN already has; the first tap always lands
-                    take = (x > m) | ((x != x) & (m == m)) | (at[q] < 0)
+                    # unless a NaN already has
+                    take = (x > m) | ((x != x) & (m == m))
                     out[q] = x if take else m
                     at[q] = off + q * v if take else at[q]
 
