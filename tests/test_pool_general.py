@@ -237,3 +237,15 @@ def test_bad_indices_write_nothing():
     bad = np.array([[[[0, 1], [2, 1 << 40]]]], dtype=np.int64)
     with pytest.raises(ValueError):
         cnnprop.maxpool2d_backward_indices(np.ones((1, 1, 2, 2)), bad, (1, 1, 4, 4), algorithm="fast")
+
+
+def test_same_and_valid_padding(rng, algorithm):
+    """"same" is TensorFlow's split (extra row at the bottom), "valid" is 0, for both poolings."""
+    z = random(rng, (1, 2, 7, 6), np.float64)
+    np.testing.assert_array_equal(cnnprop.maxpool2d_forward(z, 2, 2, "same"),
+                                  cnnprop.maxpool2d_forward(z, 2, 2, ((0, 1), (0, 0))))
+    np.testing.assert_array_equal(cnnprop.maxpool2d_forward(z, 3, 2, "valid"),
+                                  cnnprop.maxpool2d_forward(z, 3, 2, 0))
+    np.testing.assert_array_equal(
+        cnnprop.avgpool2d_forward(z, 3, 1, "same", count_include_pad=False),
+        cnnprop.avgpool2d_forward(z, 3, 1, 1, count_include_pad=False))
