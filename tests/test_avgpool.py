@@ -109,7 +109,7 @@ def test_adjoint_identity(rng, algorithm):
     y = cnnprop.avgpool2d_forward(x, **kw)
     d = random(rng, y.shape, np.float64)
     lhs, rhs = np.sum(y * d), np.sum(x * cnnprop.avgpool2d_backward(d, x.shape, **kw))
-    assert abs(lhs - rhs) <= 1e-13 * np.sum(np.abs(x)) 
+    assert abs(lhs - rhs) <= 1e-13 * np.sum(np.abs(x))
 
 
 def test_global_average_and_defaults(rng, algorithm):
@@ -155,7 +155,8 @@ BAD = [
     (lambda: cnnprop.avgpool2d_forward(Z, 2, divisor_override=1.5), TypeError, "divisor_override"),
     (lambda: cnnprop.avgpool2d_forward(Z, 2, count_include_pad="yes"), TypeError, "count_include_pad must be a bool"),
     (lambda: cnnprop.avgpool2d_forward(Z, 5), ValueError, "does not fit"),
-    (lambda: cnnprop.avgpool2d_backward(np.ones((1, 1, 3, 2)), Z.shape, 2), ValueError, r"delta must have shape \(1, 1, 2, 2\)"),
+    (lambda: cnnprop.avgpool2d_backward(np.ones((1, 1, 3, 2)), Z.shape, 2), ValueError,
+     r"delta must have shape \(1, 1, 2, 2\)"),
     (lambda: cnnprop.avgpool2d_backward(np.ones((1, 1, 2, 2)), (1, 4, 4), 2), ValueError, "input_shape"),
     (lambda: cnnprop.avgpool2d_forward(Z.astype(int), 2), TypeError, "float32 or float64"),
 ]
