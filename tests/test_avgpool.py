@@ -166,3 +166,18 @@ BAD = [
 def test_bad_input_is_refused_clearly(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_verify_catches_a_wrong_divisor(monkeypatch):
+    """A backward kernel that divides by the count without padding where the padding counts fails."""
+    from cnnprop import verify
+    from cnnprop._kernels import avgpool_direct
+
+    real = avgpool_direct.avgpool2d_backward
+
+    def off(delta, dz, divisor, *args):
+        real(delta, dz, divisor * (1 + 2.0 ** -40), *args)
+
+    monkeypatch.setattr(avgpool_direct, "avgpool2d_backward", off)
+    report = verify.run(quick=True, checks=["avgpool_backward"], paths=["direct"], dtypes=["float64"])
+    assert not report.ok

@@ -57,31 +57,35 @@ def avgpool_forward(case, dtype, rng):
 
 
 @check("avgpool_backward", "(A2)",
-       "input delta as the exact adjoint of (A1) (<A1 x, d> = <x, A2 d> over unit vectors) "
-       "and against finite differences (linear: exact to rounding)",
+       "input delta against a NumPy scatter of delta / D over the window taps, as the adjoint of "
+       "the (A1) reference (<A1 x, d> = <x, A2 d>), and against finite differences (linear: exact "
+       "to rounding)",
        cases=AVGPOOL, quick_cases=QUICK, random_cases=random_avgpool)
 def avgpool_backward(case, dtype, rng):
     g = _geometry(case)
     shape = (case.N, case.C, case.H, case.W)
     delta = uniform(rng, shape[:2] + (g.P, g.Q))
     dz = _backward(case, delta.astype(dtype), shape)
-    # the adjoint of the float64 reference, one input position at a time:
-    # dz[n, c, h, w] = <A1(e_hw), delta[n, c]>
-    truth = np.empty(shape)
-    magnitude = np.empty(shape)
-    unit = np.zeros((1, 1, case.H, case.W))
-    for h, w in np.ndindex(case.H, case.W):
-        unit[0, 0, h, w] = 1.0
-        column = _reference(case, g, unit)[0, 0]
-        unit[0, 0, h, w] = 0.0
-        truth[:, :, h, w] = np.tensordot(delta, column, axes=([2, 3], [0, 1]))
-        magnitude[:, :, h, w] = np.tensordot(abs(delta), column, axes=([2, 3], [0, 1]))
+    divisor = ref.avgpool_divisor(g.H, g.W, g.P, g.Q, case.window, case.stride, _pads(g),
+                                  case.count_include_pad, case.divisor_override)
+    hh, ww, inside = ref._pool_taps(g.H, g.W, g.P, g.Q, case.window, case.stride, _pads(g), (1, 1))
+    truth, magnitude = np.zeros(shape), np.zeros(shape)
+    scaled = delta / divisor
+    for p, q in np.ndindex(g.P, g.Q):
+        for h, w in zip(hh[p, q][inside[p, q]], ww[p, q][inside[p, q]]):
+            truth[:, :, h, w] += scaled[:, :, p, q]
+            magnitude[:, :, h, w] += abs(scaled[:, :, p, q])
     R, S = case.window
-    outcome = compare(dz, truth, magnitude, R * S + 1, dtype, "adjoint of the (A1) reference")
+    outcome = compare(dz, truth, magnitude, R * S + 1, dtype, "NumPy scatter; adjoint of (A1)")
+    # the scatter is the adjoint of the scipy reference of (A1): <A1 x, d> = <x, truth>
+    x = uniform(rng, shape)
+    lhs, rhs = float(np.sum(_reference(case, g, x) * delta)), float(np.sum(x * truth))
+    scale = float(np.sum(_reference(case, g, abs(x)) * abs(delta)))
+    if abs(lhs - rhs) > 4 * (x.size + delta.size) * R * S * 2.0 ** -53 * scale:
+        return Outcome(np.inf, 0.0, "the NumPy scatter is not the adjoint of the (A1) reference")
     if dtype != "float64" or not outcome.passed:
         return outcome
     # finite differences of the linear loss <A1 x, delta>
-    x = uniform(rng, shape)
     error, bound = fd.linear_gradient_error(
         loss=lambda v: float(np.sum(delta * _forward(case, v))), grad=dz, x=x, step=0.5,
         magnitude=lambda ax: float(np.sum(abs(delta) * _forward(case, ax))),
