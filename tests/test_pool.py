@@ -50,7 +50,7 @@ def test_backward_matches_numpy_on_distinct_inputs(rng, name, dtype, ties, algor
     z = distinct(rng, shape, dtype)
     y = cnnprop.maxpool2d_forward(z, window, stride, pad)
     delta = random(rng, y.shape, dtype)
-    dz = cnnprop.maxpool2d_backward(delta, z, y, window, stride, pad, ties)
+    dz = cnnprop.maxpool2d_backward(delta, z, y, window, stride, pad, ties=ties)
     expected = ref.maxpool_backward(delta, z, y, *window, *stride, *pad, ties)
     assert dz.dtype == dtype
     # at most R*S windows add into one input
@@ -154,7 +154,7 @@ def test_pooling_on_random_geometries(geo):
         np.testing.assert_array_equal(y, ref.maxpool_forward(z, *window, *stride, *pad))
         delta = random(rng, y.shape, geo["dtype"])
         for ties in ("all", "first"):
-            dz = cnnprop.maxpool2d_backward(delta, z, y, window, stride, pad, ties)
+            dz = cnnprop.maxpool2d_backward(delta, z, y, window, stride, pad, ties=ties)
             expected = ref.maxpool_backward(delta, z, y, *window, *stride, *pad, ties)
             magnitude = ref.maxpool_backward(abs(delta), z, y, *window, *stride, *pad, ties)
             assert_within(dz, expected, magnitude, window[0] * window[1],
@@ -168,7 +168,7 @@ def test_bitwise_identical_for_any_thread_count(rng, algorithm):
     for threads in (2, 3):
         np.testing.assert_array_equal(cnnprop.maxpool2d_forward(z, 3, 2, 1, num_threads=threads), y)
     for ties in ("all", "first"):
-        base = cnnprop.maxpool2d_backward(delta, z, y, 3, 2, 1, ties, num_threads=1)
+        base = cnnprop.maxpool2d_backward(delta, z, y, 3, 2, 1, ties=ties, num_threads=1)
         for threads in (2, 3):
             np.testing.assert_array_equal(
-                cnnprop.maxpool2d_backward(delta, z, y, 3, 2, 1, ties, num_threads=threads), base)
+                cnnprop.maxpool2d_backward(delta, z, y, 3, 2, 1, ties=ties, num_threads=threads), base)

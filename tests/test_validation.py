@@ -37,7 +37,7 @@ CASES = [
     ("f rank", lambda: conv_fwd(Z, F[0]), ValueError, r"f must be a 4-D array \(K, C / groups, R, S\)"),
     ("b rank", lambda: conv_fwd(Z, F, B[:, None]), ValueError, r"b must be a 1-D array"),
     ("delta rank bias", lambda: conv_bb(DELTA[0, 0]), ValueError, r"delta must be a 3-D or 4-D array"),
-    ("pool rank", lambda: pool_f(Z[0], 2), ValueError, r"z must be a 4-D array"),
+    ("pool rank", lambda: pool_f(Z[0, 0], 2), ValueError, r"z must be a 3-D or 4-D array"),
     ("affine rank", lambda: aff_f(Z[:, :, 0], arr(5, 18)), ValueError, r"z must be a 2-D or 4-D array"),
     ("affine w rank", lambda: aff_f(ZA, WA[0]), ValueError, r"w must be a 2-D array \(I, J\)"),
     # ---- dtypes: never cast silently
@@ -181,7 +181,7 @@ def test_fuzzed_arguments_never_crash(a, b, c, k, s, p, which, ties):
         lambda: conv_bf(a, b, k, s, p),
         lambda: conv_bb(a),
         lambda: pool_f(a, k, s, p),
-        lambda: pool_b(a, b, c, k, s, p, ties),
+        lambda: pool_b(a, b, c, k, s, p, ties=ties),
         lambda: act_f(a, "elu"),
         lambda: act_b(a, b, "sigmoid"),
         lambda: aff_f(a, b, None),

@@ -186,9 +186,9 @@ def test_catches_an_off_by_one_in_the_public_window_range(monkeypatch):
 def test_catches_the_wrong_tie_rule(monkeypatch):
     real = pool_direct.maxpool2d_backward
 
-    def always_first(delta, z, y, dz, scratch, R, S, u, v, ph, pw, first_only):
+    def always_first(delta, z, y, dz, scratch, R, S, u, v, pt, pl, dh, dw, first_only):
         plane = np.empty((scratch.shape[0], dz.shape[2] * dz.shape[3]))
-        real(delta, z, y, dz, plane, R, S, u, v, ph, pw, True)
+        real(delta, z, y, dz, plane, R, S, u, v, pt, pl, dh, dw, True)
 
     monkeypatch.setattr(pool_direct, "maxpool2d_backward", always_first)
     # without ties both rules agree, so only the tie check can see it

@@ -2,7 +2,8 @@
 
 Every function implements one numbered equation of the source document, as
 restated with 0-based indices in the project's spec (docs/spec.md, docs/equations.md;
-the general equations (4g), (5g), (7g) and T1-T3 in docs/spec-beyond.md):
+the general convolution (4g), (5g), (7g) and T1-T3 in docs/spec-beyond.md, the
+general pooling and average pooling in docs/pooling.md):
 
 ==================================  ======================
 function                            equations
@@ -14,8 +15,11 @@ conv2d_backward_input               (7)-(9), general (7g)
 conv_transpose2d_forward            (7g) with x as D' (T1)
 conv_transpose2d_backward_input     (4g) (T2)
 conv_transpose2d_backward_filter    (5g), roles swapped (T3)
-maxpool2d_forward                   (13)
+maxpool2d_forward                   (13), general (13g)
 maxpool2d_backward                  (14)
+maxpool2d_backward_indices          (14), ties="first"
+avgpool2d_forward                   (A1)
+avgpool2d_backward                  (A2)
 activation_forward                  (15)
 activation_backward                 (16)
 affine_forward                      (17)
@@ -39,7 +43,8 @@ from .conv import (conv2d_backward_bias, conv2d_backward_filter,
 from .conv_transpose import (conv_transpose2d_backward_filter, conv_transpose2d_backward_input,
                              conv_transpose2d_forward)
 from .geometry import output_size, window_range
-from .pool import maxpool2d_backward, maxpool2d_forward
+from .avgpool import avgpool2d_backward, avgpool2d_forward
+from .pool import maxpool2d_backward, maxpool2d_backward_indices, maxpool2d_forward
 
 __version__ = "0.1.0"
 
@@ -53,6 +58,9 @@ __all__ = [
     "conv_transpose2d_backward_filter",
     "maxpool2d_forward",
     "maxpool2d_backward",
+    "maxpool2d_backward_indices",
+    "avgpool2d_forward",
+    "avgpool2d_backward",
     "activation_forward",
     "activation_backward",
     "ACTIVATIONS",

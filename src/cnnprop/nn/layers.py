@@ -13,7 +13,8 @@ import cnnprop
 from .init import initialise
 from .parameter import Parameter
 
-__all__ = ["Layer", "Conv2D", "ConvTranspose2D", "MaxPool2D", "Activation", "Affine", "Linear", "Flatten"]
+__all__ = ["Layer", "Conv2D", "ConvTranspose2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Activation",
+           "Affine", "Linear", "Flatten"]
 
 
 def _pair(value, name):
@@ -233,27 +234,105 @@ class ConvTranspose2D(Layer, _KernelOptions):
 
 
 class MaxPool2D(Layer, _KernelOptions):
-    """Max pooling, eqs (13)-(14); ``ties`` as in :func:`cnnprop.maxpool2d_backward`."""
+    """Max pooling, eqs (13g) and (14) (docs/pooling.md); options as in :func:`cnnprop.maxpool2d_forward`.
 
-    def __init__(self, window, stride=None, padding=0, *, ties="all", algorithm="auto", num_threads=None):
+    With ``ties="first"`` the forward pass keeps the indices of the maxima
+    and the backward pass is :func:`cnnprop.maxpool2d_backward_indices` (a
+    single scatter, PyTorch's rule). With ``ties="all"`` (default, the
+    source's rule) the backward pass is eq (14) on the saved input and output.
+    """
+
+    def __init__(self, window, stride=None, padding=0, dilation=1, ceil_mode=False, *, ties="all",
+                 algorithm="auto", num_threads=None):
         super().__init__()
+        cnnprop._validate.one_of(ties, "ties", cnnprop.pool.TIES)
         self.window, self.stride, self.padding, self.ties = window, stride, padding, ties
+        self.dilation, self.ceil_mode = dilation, ceil_mode
         self.algorithm, self.num_threads = algorithm, num_threads
 
     def config(self):
         stride = None if self.stride is None else _pair(self.stride, "stride")
-        return {"window": _pair(self.window, "window"), "stride": stride,
-                "padding": _pair(self.padding, "padding"), "ties": self.ties}
+        config = {"window": _pair(self.window, "window"), "stride": stride,
+                  "padding": _padding_config(self.padding), "ties": self.ties}
+        # the new options only when set, so that older saved models still load
+        if _pair(self.dilation, "dilation") != [1, 1]:
+            config["dilation"] = _pair(self.dilation, "dilation")
+        if self.ceil_mode:
+            config["ceil_mode"] = True
+        return config
+
+    def _geometry(self):
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation,
+                    ceil_mode=self.ceil_mode)
 
     def forward(self, z):
-        y = cnnprop.maxpool2d_forward(z, self.window, self.stride, self.padding, **self._options())
-        self._cache = (z, y)
+        if self.ties == "first":
+            y, indices = cnnprop.maxpool2d_forward(z, self.window, **self._geometry(), return_indices=True,
+                                                   **self._options())
+            self._cache = (np.shape(z), indices)
+        else:
+            y = cnnprop.maxpool2d_forward(z, self.window, **self._geometry(), **self._options())
+            self._cache = (z, y)
         return y
 
     def backward(self, delta, input_delta=True):
-        z, y = self._saved()
-        return cnnprop.maxpool2d_backward(delta, z, y, self.window, self.stride, self.padding, self.ties,
+        saved, other = self._saved()
+        if self.ties == "first":
+            return cnnprop.maxpool2d_backward_indices(delta, other, saved, **self._options())
+        return cnnprop.maxpool2d_backward(delta, saved, other, self.window, **self._geometry(),
+                                          ties=self.ties, **self._options())
+
+
+class AvgPool2D(Layer, _KernelOptions):
+    """Average pooling, eqs (A1)-(A2) (docs/pooling.md); options as in :func:`cnnprop.avgpool2d_forward`."""
+
+    def __init__(self, window, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None, *, algorithm="auto", num_threads=None):
+        super().__init__()
+        self.window, self.stride, self.padding = window, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+        self.divisor_override = divisor_override
+        self.algorithm, self.num_threads = algorithm, num_threads
+
+    def config(self):
+        stride = None if self.stride is None else _pair(self.stride, "stride")
+        override = None if self.divisor_override is None else int(self.divisor_override)
+        return {"window": _pair(self.window, "window"), "stride": stride,
+                "padding": _padding_config(self.padding), "ceil_mode": bool(self.ceil_mode),
+                "count_include_pad": bool(self.count_include_pad), "divisor_override": override}
+
+    def _geometry(self):
+        return dict(stride=self.stride, padding=self.padding, ceil_mode=self.ceil_mode,
+                    count_include_pad=self.count_include_pad, divisor_override=self.divisor_override)
+
+    def forward(self, z):
+        y = cnnprop.avgpool2d_forward(z, self.window, **self._geometry(), **self._options())
+        self._cache = np.shape(z)
+        return y
+
+    def backward(self, delta, input_delta=True):
+        return cnnprop.avgpool2d_backward(delta, self._saved(), self.window, **self._geometry(),
                                           **self._options())
+
+
+class GlobalAvgPool2D(Layer, _KernelOptions):
+    """Global average pooling: eq (A1) with the window (H, W), (N, C, H, W) -> (N, C, 1, 1)."""
+
+    def __init__(self, *, algorithm="auto", num_threads=None):
+        super().__init__()
+        self.algorithm, self.num_threads = algorithm, num_threads
+
+    def forward(self, z):
+        shape = np.shape(z)
+        if len(shape) not in (3, 4):
+            raise ValueError(f"z must be (N, C, H, W) or (C, H, W), got shape {shape}")
+        y = cnnprop.avgpool2d_forward(z, shape[-2:], **self._options())
+        self._cache = shape
+        return y
+
+    def backward(self, delta, input_delta=True):
+        shape = self._saved()
+        return cnnprop.avgpool2d_backward(delta, shape, shape[-2:], **self._options())
 
 
 class Activation(Layer, _KernelOptions):

@@ -22,7 +22,7 @@ From Python::
 """
 # Importing the check modules registers their checks, in this order.
 from . import (checks_conventions, checks_conv, checks_pool,  # noqa: F401  isort: skip
-               checks_activation, checks_affine, checks_chain)
+               checks_avgpool, checks_activation, checks_affine, checks_chain)
 from .registry import CHECKS, Check, Outcome
 from .report import Report, Row
 from .runner import run, select_checks

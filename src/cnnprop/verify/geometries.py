@@ -12,7 +12,7 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["ConvCase", "GeneralConvCase", "PoolCase", "AffineCase", "CONV", "GENERAL_CONV", "POOL",
-           "AFFINE", "select", "random_conv", "random_general_conv", "random_pool"]
+           "AFFINE", "AVGPOOL", "select", "random_conv", "random_general_conv", "random_pool", "random_avgpool"]
 
 
 class ConvCase(NamedTuple):
@@ -52,7 +52,11 @@ class GeneralConvCase(NamedTuple):
 
 
 class PoolCase(NamedTuple):
-    """A max-pooling layer on an (N, C, H, W) input."""
+    """A max- or average-pooling layer on an (N, C, H, W) input.
+
+    ``padding`` is (p_h, p_w) or ((p_t, p_b), (p_l, p_r)); the later fields
+    default to the source's geometry (average pooling ignores ``dilation``).
+    """
 
     name: str
     N: int
@@ -62,6 +66,21 @@ class PoolCase(NamedTuple):
     window: tuple
     stride: tuple
     padding: tuple
+    dilation: tuple = (1, 1)
+    ceil_mode: bool = False
+    count_include_pad: bool = True
+    divisor_override: object = None
+
+    def pool_args(self):
+        """Keyword arguments of ``maxpool2d_forward``."""
+        return dict(window=self.window, stride=self.stride, padding=self.padding,
+                    dilation=self.dilation, ceil_mode=self.ceil_mode)
+
+    def avg_args(self):
+        """Keyword arguments of ``avgpool2d_forward``."""
+        return dict(window=self.window, stride=self.stride, padding=self.padding,
+                    ceil_mode=self.ceil_mode, count_include_pad=self.count_include_pad,
+                    divisor_override=self.divisor_override)
 
 
 class AffineCase(NamedTuple):
@@ -106,6 +125,19 @@ POOL = (
     PoolCase("stride_gt_window", 2, 1, 9, 9, (2, 2), (3, 3), (0, 1)),
     PoolCase("window_fills_padded", 1, 2, 3, 4, (5, 4), (1, 1), (1, 0)),
     PoolCase("1x1_unused", 1, 3, 5, 5, (1, 1), (2, 2), (0, 0)),
+    # general geometry (docs/pooling.md): dilation with padding, ceil_mode
+    # windows that run past the padding, padding on one side only
+    PoolCase("dilated_ceil", 2, 2, 9, 8, (3, 2), (2, 3), (1, 1), (2, 2), True),
+    PoolCase("one_sided_ceil", 1, 3, 7, 6, (3, 3), (2, 2), ((0, 2), (1, 0)), (1, 1), True),
+)
+
+AVGPOOL = (
+    PoolCase("3x3_s1_p1", 2, 3, 8, 7, (3, 3), (1, 1), (1, 1)),
+    PoolCase("ceil_exclude_pad", 2, 2, 9, 7, (3, 3), (2, 2), (1, 1), ceil_mode=True,
+             count_include_pad=False),
+    PoolCase("ceil_include_pad", 1, 2, 7, 10, (3, 2), (2, 3), ((1, 0), (0, 1)), ceil_mode=True),
+    PoolCase("override", 2, 1, 6, 6, (2, 3), (1, 2), (1, 1), divisor_override=4),
+    PoolCase("global", 2, 4, 5, 6, (5, 6), (1, 1), (0, 0)),
 )
 
 AFFINE = (
@@ -168,17 +200,39 @@ def random_general_conv(seed, count=5):
     return tuple(cases)
 
 
-def random_pool(seed, count=16):
-    """``count`` pooling geometries drawn from ``seed`` (padding < window)."""
-    rng = np.random.default_rng([int(seed), 0x9001])
+def random_pool(seed, count=16, average=False):
+    """``count`` pooling geometries drawn from ``seed``: windows 1..4, strides
+    1..4, dilation 1..3 (max pooling), each side's padding below the extent,
+    ceil_mode, and for average pooling count_include_pad and divisor_override.
+    Draws the API refuses (a window over padding only) are drawn again."""
+    from cnnprop.pool import pool_geometry
+
+    rng = np.random.default_rng([int(seed), 0xA7 if average else 0x9001])
     cases = []
-    for i in range(count):
+    while len(cases) < count:
         R, S = (int(x) for x in rng.integers(1, 5, size=2))
-        ph, pw = int(rng.integers(0, R)), int(rng.integers(0, S))
-        H = int(rng.integers(max(1, R - 2 * ph), R + 9))
-        W = int(rng.integers(max(1, S - 2 * pw), S + 9))
+        dh, dw = (1, 1) if average else (int(x) for x in rng.integers(1, 4, size=2))
+        Re, Se = dh * (R - 1) + 1, dw * (S - 1) + 1
+        pads = tuple((int(rng.integers(0, e)), int(rng.integers(0, e))) for e in (Re, Se))
+        H = int(rng.integers(max(1, Re - pads[0][0] - pads[0][1]), Re + 9))
+        W = int(rng.integers(max(1, Se - pads[1][0] - pads[1][1]), Se + 9))
         N, C = (int(x) for x in rng.integers(1, [4, 4]))
         u, v = (int(x) for x in rng.integers(1, 5, size=2))
-        name = f"random{i}:N{N}C{C}H{H}W{W}R{R}S{S}u{u}v{v}p{ph},{pw}"
-        cases.append(PoolCase(name, N, C, H, W, (R, S), (u, v), (ph, pw)))
+        ceil = bool(rng.integers(0, 2))
+        include = bool(rng.integers(0, 2))
+        override = [None, None, None, 1, 5][int(rng.integers(0, 5))] if average else None
+        try:
+            pool_geometry((H, W), (R, S), (u, v), pads, (dh, dw), ceil)
+        except ValueError:
+            continue
+        name = (f"random{len(cases)}:N{N}C{C}H{H}W{W}R{R}S{S}u{u}v{v}p{pads}d{dh},{dw}"
+                + (" ceil" if ceil else "")
+                + (f" include_pad={include} override={override}" if average else ""))
+        cases.append(PoolCase(name, N, C, H, W, (R, S), (u, v), pads, (dh, dw), ceil,
+                              include if average else True, override))
     return tuple(cases)
+
+
+def random_avgpool(seed, count=16):
+    """``count`` average-pooling geometries drawn from ``seed`` (see :func:`random_pool`)."""
+    return random_pool(seed, count, average=True)

@@ -16,6 +16,10 @@ __all__ = [
     "conv_backward_input",
     "conv_backward_filter",
     "maxpool_forward",
+    "pool_output_size",
+    "maxpool_general",
+    "avgpool_forward",
+    "avgpool_divisor",
     "affine_forward",
     "general_conv_forward",
     "general_conv_backward_input",
@@ -100,6 +104,86 @@ def maxpool_forward(z, window, stride, padding):
         for s in range(S):
             out = np.maximum(out, zp[:, :, r:r + u * (P - 1) + 1:u, s:s + v * (Q - 1) + 1:v])
     return out
+
+
+def pool_output_size(size, extent, stride, before, after, ceil_mode):
+    """Windows along one axis, counted one by one (0 when there are none).
+
+    Floor mode counts the windows ``p`` that lie inside the padded input,
+    ``p u + R_e <= size + before + after``. Ceil mode counts the windows that
+    start before the end of the input (not in the bottom padding),
+    ``p u < size + before``, and whose predecessor did not already reach the
+    end of the padded input, ``(p - 1) u + R_e < size + before + after``.
+    """
+    length = size + before + after
+    count, p = 0, 0
+    while p * stride < length + stride:
+        if ceil_mode:
+            count += p * stride < size + before and (p - 1) * stride + extent < length
+        else:
+            count += p * stride + extent <= length
+        p += 1
+    return count
+
+
+def _pool_taps(H, W, P, Q, window, stride, pads, dilation):
+    """(P, Q, T) row and column of every window tap in row-major order, and whether it is inside."""
+    (R, S), (u, v), ((pt, _), (pl, _)), (dh, dw) = window, stride, pads, dilation
+    h = np.arange(P)[:, None] * u - pt + np.arange(R)[None, :] * dh        # (P, R)
+    w = np.arange(Q)[:, None] * v - pl + np.arange(S)[None, :] * dw        # (Q, S)
+    hh = np.broadcast_to(h[:, None, :, None], (P, Q, R, S)).reshape(P, Q, R * S)
+    ww = np.broadcast_to(w[None, :, None, :], (P, Q, R, S)).reshape(P, Q, R * S)
+    return hh, ww, (hh >= 0) & (hh < H) & (ww >= 0) & (ww < W)
+
+
+def maxpool_general(z, window, stride, pads, dilation, out_hw):
+    """Eq (13g) by brute force: every window's taps listed in row-major order,
+    taps outside the input at -inf, the first maximum (``np.argmax``; a NaN
+    counts as the maximum) and its flat index ``h W + w``."""
+    z = np.asarray(z, dtype=np.float64)
+    N, C, H, W = z.shape
+    P, Q = out_hw
+    hh, ww, inside = _pool_taps(H, W, P, Q, window, stride, pads, dilation)
+    vals = z[:, :, np.clip(hh, 0, H - 1), np.clip(ww, 0, W - 1)]          # (N, C, P, Q, T)
+    vals = np.where(inside, vals, -np.inf)
+    k = np.argmax(vals, axis=-1)
+    y = np.take_along_axis(vals, k[..., None], axis=-1)[..., 0]
+    flat = (hh * W + ww)[None, None]
+    idx = np.take_along_axis(np.broadcast_to(flat, vals.shape), k[..., None], axis=-1)[..., 0]
+    return y, idx.astype(np.int64)
+
+
+def avgpool_divisor(H, W, P, Q, window, stride, pads, count_include_pad, divisor_override):
+    """The divisor map as a box correlation of an indicator image: of the
+    padded input (``count_include_pad``) or of the input alone."""
+    if divisor_override is not None:
+        return np.full((P, Q), float(divisor_override))
+    (R, S), (u, v), ((pt, pb), (pl, pr)) = window, stride, pads
+    # room for ceil-mode windows that run past the bottom/right padding
+    rows, cols = (P - 1) * u + R, (Q - 1) * v + S
+    big = np.zeros((max(rows, H + pt + pb), max(cols, W + pl + pr)))
+    if count_include_pad:
+        big[:H + pt + pb, :W + pl + pr] = 1.0
+    else:
+        big[pt:pt + H, pl:pl + W] = 1.0
+    box = np.ones((R, S))
+    return signal.correlate(big, box, mode="valid", method="direct")[:rows:u, :cols:v][:P, :Q]
+
+
+def avgpool_forward(z, window, stride, pads, out_hw, count_include_pad=True, divisor_override=None):
+    """Eq (A1): a valid correlation of the zero-padded input with an all-ones
+    box, sampled at the stride, divided by :func:`avgpool_divisor`."""
+    z = np.asarray(z, dtype=np.float64)
+    N, C, H, W = z.shape
+    (R, S), (u, v), ((pt, pb), (pl, pr)) = window, stride, pads
+    P, Q = out_hw
+    rows, cols = max((P - 1) * u + R, H + pt + pb), max((Q - 1) * v + S, W + pl + pr)
+    zp = np.zeros((N, C, rows, cols))
+    zp[:, :, pt:pt + H, pl:pl + W] = z
+    box = np.ones((R, S))
+    sums = np.array([[signal.correlate(zp[n, c], box, mode="valid", method="direct")[::u, ::v][:P, :Q]
+                      for c in range(C)] for n in range(N)]).reshape(N, C, P, Q)
+    return sums / avgpool_divisor(H, W, P, Q, window, stride, pads, count_include_pad, divisor_override)
 
 
 def affine_forward(z, w, b):
