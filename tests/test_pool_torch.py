@@ -94,3 +94,16 @@ def test_avgpool_matches_torch(case, seed):
         np.testing.assert_allclose(y, yt.detach().numpy(), rtol=1e-13, atol=1e-14)
         dz = cnnprop.avgpool2d_backward(delta, shape, **args, algorithm=algorithm)
         np.testing.assert_allclose(dz, zt.grad.numpy(), rtol=1e-13, atol=1e-14)
+
+
+@pytest.mark.parametrize("H, R, u", [(1, 3, 3), (2, 5, 4), (2, 3, 2), (1, 5, 3), (3, 7, 2)])
+def test_ceil_mode_sizes_of_windows_longer_than_the_input_match_torch(H, R, u):
+    """Both accept a window longer than the padded input when one window starts in it, and both refuse otherwise."""
+    z = np.arange(float(H * H)).reshape(1, 1, H, H)
+    try:
+        expected = tuple(F.max_pool2d(torch.from_numpy(z), R, u, ceil_mode=True).shape)
+    except RuntimeError:
+        with pytest.raises(ValueError, match="no output"):
+            cnnprop.maxpool2d_forward(z, R, u, ceil_mode=True)
+        return
+    assert cnnprop.maxpool2d_forward(z, R, u, ceil_mode=True).shape == expected
