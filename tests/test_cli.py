@@ -8,6 +8,8 @@ import pytest
 
 from cnnprop import __main__ as cli
 
+COMMANDS = ["bench", "train", "verify"]
+
 
 def _run(*args, env=None, code=None):
     command = [sys.executable, "-c", code] if code else [sys.executable, "-m", "cnnprop", *args]
@@ -19,7 +21,7 @@ def test_a_bad_bench_setting_does_not_break_verify():
     """Issue 9.5: CNNPROP_BENCH_SETTLE=abc made every command fail at start-up."""
     out = _run("verify", "--list", env={"CNNPROP_BENCH_SETTLE": "abc"})
     assert out.returncode == 0, out.stderr
-    assert "conv2d_forward" in out.stdout
+    assert "window_ranges" in out.stdout
 
 
 def test_a_bad_bench_setting_gets_a_clear_message_from_bench():
@@ -53,7 +55,7 @@ def test_a_command_imports_only_its_own_modules(argv, loaded, absent):
 def test_top_level_help_lists_every_command():
     out = _run("--help")
     assert out.returncode == 0
-    for name in cli.COMMANDS:
+    for name in COMMANDS:
         assert name in out.stdout
 
 
@@ -74,7 +76,7 @@ def test_help_texts_have_no_rest_markup(argv):
         assert markup not in out.stdout, (argv, markup)
 
 
-@pytest.mark.parametrize("command", sorted(cli.COMMANDS))
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_option_has_help(command):
     parser = cli.build_parser([command])
     sub = next(a for a in parser._actions if a.dest == "command").choices[command]

@@ -34,9 +34,15 @@ def test_the_sdist_holds_every_kernel_source(tmp_path):
         pytest.skip("the 'build' package is not installed")
     if importlib.util.find_spec("setuptools") is None:
         pytest.skip("setuptools is not installed")
+    # A copy of the sources alone: a left-over *.egg-info/SOURCES.txt in the
+    # tree would smuggle the kernel sources into the sdist and hide the defect.
+    tree = tmp_path / "tree"
+    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "*.so", "*.c", "*.html", "__pycache__", ".asv", ".hypothesis",
+        ".pytest_cache", "artifacts", ".venv*", "venv*"))
     # No isolation (no network): the build requirements are those of this environment.
     out = subprocess.run([sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(tmp_path),
-                          str(ROOT)], capture_output=True, text=True, timeout=600)
+                          str(tree)], capture_output=True, text=True, timeout=600)
     if out.returncode != 0 and "Missing dependencies" in out.stdout + out.stderr:
         pytest.skip("the build requirements are not installed here")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

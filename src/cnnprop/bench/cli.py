@@ -1,6 +1,7 @@
 """``cnnprop bench``: the command-line face of :func:`cnnprop.bench.run`."""
 import argparse
 import sys
+import textwrap
 
 from . import report, runner
 from .cases import CONV_LAYERS, POOL_LAYERS
@@ -18,12 +19,13 @@ def layers_epilog():
         out = (p.H + 2 * p.padding - p.window) // p.stride + 1
         lines.append(f"  {p.name:10} max pool N={p.N:<3} C={p.C:<4} {p.H}x{p.H}, {p.window}x{p.window} window, "
                      f"stride {p.stride}, padding {p.padding} (output {out}x{out})")
-    lines += ["",
-              "lenet2: second convolution of LeNet-5; vgg3x3: a VGG-16 3x3 block; res_s2: ResNet's strided 3x3 "
-              "downsampling; res1x1: a ResNet bottleneck 1x1 expansion; alex11: AlexNet's first 11x11 stride-4 "
-              "layer; pool*: 2x2 stride-2 and 3x3 stride-2 padded max pooling. See docs/performance.md.",
-              "",
-              "environment: CNNPROP_BENCH_SETTLE=SECONDS, the busy pause between timed calls (default 0.15)."]
+    lines += ["", textwrap.fill(
+        "lenet2: LeNet-5's second convolution; vgg3x3: a VGG-16 3x3 block; res_s2: ResNet's strided 3x3 "
+        "downsampling; res1x1: a ResNet bottleneck 1x1 expansion; alex11: AlexNet's first layer; "
+        "pool2s2, pool3s2p1: 2x2 stride-2 and ResNet's 3x3 stride-2 padded max pooling. "
+        "See docs/performance.md.", width=78),
+        "", textwrap.fill("environment: CNNPROP_BENCH_SETTLE=SECONDS, the busy pause between timed calls "
+                          "(default 0.15).", width=78)]
     return "\n".join(lines)
 
 
@@ -40,8 +42,8 @@ def add_arguments(parser):
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for every implementation (default: what cnnprop would use)")
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds (medians; default 7)")
-    parser.add_argument("--layer", action="append", metavar="NAME", help=f"time only this layer, one of: {names} (shapes below); repeatable "
-                             "(default: all)")
+    parser.add_argument("--layer", action="append", metavar="NAME",
+                        help=f"time only this layer, one of: {names} (shapes below); repeatable (default: all)")
     parser.add_argument("--peer", action="append", choices=("torch", "numpy"),
                         help="peers to time (default: both)")
     parser.add_argument("--with-direct", action="store_true", help="also time the literal kernels (slow)")
