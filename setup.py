@@ -148,6 +148,28 @@ class BuildExtWithOpenMP(build_ext):
         _write_stamp()
 
 
+# What every kernel cimports: without them no kernel builds.
+REQUIRED_DECLARATIONS = ("_index.pxd", "_blas.pxd", "_openmp.pxd")
+
+
+def _kernel_sources():
+    """The kernels' .pyx files; stops the build, loudly, when they are missing.
+
+    Without them setuptools would happily build a pure-Python wheel with no
+    kernels (an sdist made without MANIFEST.in did exactly that), which then
+    fails at import.
+    """
+    sources = sorted(KERNELS.glob("*.pyx"))
+    missing = [name for name in REQUIRED_DECLARATIONS if not (KERNELS / name).is_file()]
+    if not sources or missing:
+        raise SystemExit(
+            f"cnnprop: cannot build: the Cython kernel sources are missing from {KERNELS} "
+            f"(found {len(sources)} .pyx files; missing {missing or 'no .pxd'}). "
+            "Build from a git checkout or a complete sdist (MANIFEST.in lists what it must hold)."
+        )
+    return sources
+
+
 def _extensions():
     macros = [("CNNPROP_BOUNDSCHECK", "1")] if BOUNDSCHECK else []
     # -fno-math-errno: nothing here reads errno, and without it GCC treats
@@ -161,7 +183,7 @@ def _extensions():
             define_macros=list(macros),
             extra_compile_args=list(compile_args),
         )
-        for pyx in sorted(KERNELS.glob("*.pyx"))
+        for pyx in _kernel_sources()
     ]
     # Separate folders for the C of each mode, so a normal build never picks up
     # C generated with bounds checks (cythonize only regenerates stale files).

@@ -165,6 +165,121 @@ def test_load_refuses_another_architecture(tmp_path):
         relu.load(path)
 
 
+def _npy_member(shape, dtype, data=b""):
+    """The bytes of a ``.npy`` file whose header claims ``shape`` and ``dtype``, followed by ``data``."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)),
+                                              "fortran_order": False, "shape": tuple(shape)})
+    return buf.getvalue() + data
+
+
+def _saved_members(model):
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    model.save(buf)
+    with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as z:
+        return {info.filename: z.read(info) for info in z.infolist()}
+
+
+def _write_zip(path, members):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+
+
+@pytest.mark.parametrize("member, shape, dtype", [
+    ("0.weight.npy", (2 ** 28,), np.float64),          # 2 GiB of float64
+    ("0.weight.npy", (3, 2, 3, 3 * 2 ** 24), np.float64),
+    ("__architecture__.npy", (), "<U268435456"),        # a 1 GiB "string"
+])
+def test_load_checks_the_headers_before_reading_any_data(tmp_path, member, shape, dtype):
+    """Issue 9.6: a small file claiming a 2 GiB parameter made load allocate 2 GiB before the shape check."""
+    import tracemalloc
+
+    model = tiny_model()
+    members = _saved_members(model)
+    members[member] = _npy_member(shape, dtype, b"\0" * 4096)
+    path = tmp_path / "hostile.npz"
+    _write_zip(path, members)
+    assert path.stat().st_size < 100_000
+    before = [p.value.copy() for p in model.parameters()]
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="0.weight: saved|not a JSON string"):
+            model.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2 ** 20, f"load allocated {peak / 2 ** 20:.0f} MiB for a hostile file"
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.value, old)
+
+
+def _corrupt(kind, good):
+    rng = np.random.default_rng(0)
+    if kind == "empty":
+        return b""
+    if kind == "truncated":
+        return good[: len(good) // 2]
+    if kind == "garbled":
+        return rng.integers(0, 256, len(good), dtype=np.uint8).tobytes()
+    if kind == "garbled data":           # a zip whose stored bytes were damaged: CRC error
+        data = bytearray(good)
+        start = good.index(b"0.weight.npy") + 200
+        data[start:start + 64] = rng.integers(0, 256, 64, dtype=np.uint8).tobytes()
+        return bytes(data)
+    if kind == "npy not npz":
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, np.zeros(3))
+        return buf.getvalue()
+    if kind == "pickle":
+        import pickle
+
+        return pickle.dumps({"0.weight": np.zeros(3)})
+    raise AssertionError(kind)
+
+
+@pytest.mark.parametrize("kind", ["empty", "truncated", "garbled", "garbled data", "npy not npz", "pickle"])
+def test_load_of_a_damaged_file_raises_the_documented_value_error(tmp_path, kind):
+    """Issue 9.6: BadZipFile, EOFError or TypeError escaped instead of the documented ValueError."""
+    model = tiny_model()
+    model.save(tmp_path / "good.npz")
+    path = tmp_path / "bad.npz"
+    path.write_bytes(_corrupt(kind, (tmp_path / "good.npz").read_bytes()))
+    before = [p.value.copy() for p in model.parameters()]
+    with pytest.raises(ValueError):
+        model.load(path)
+    for p, old in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.value, old)
+
+
+def test_load_refuses_pickled_parameters_and_foreign_members(tmp_path):
+    model = tiny_model()
+    members = _saved_members(model)
+    import io
+    import zipfile
+
+    buf = io.BytesIO()
+    np.save(buf, np.array([{"evil": 1}, None], dtype=object), allow_pickle=True)
+    _write_zip(tmp_path / "obj.npz", dict(members, **{"0.weight.npy": buf.getvalue()}))
+    with pytest.raises(ValueError, match="pickles are refused"):
+        model.load(tmp_path / "obj.npz")
+    _write_zip(tmp_path / "extra.npz", dict(members, **{"notes.txt": b"hi"}))
+    with pytest.raises(ValueError, match="unexpected member 'notes.txt'"):
+        model.load(tmp_path / "extra.npz")
+    with pytest.raises(FileNotFoundError):
+        model.load(tmp_path / "missing.npz")
+    assert zipfile.is_zipfile(tmp_path / "obj.npz")
+
+
 def test_layer_misuse_gets_clear_errors():
     with pytest.raises(RuntimeError, match="backward called before forward"):
         nn.Conv2D(1, 1, 3).backward(np.zeros((1, 1, 1, 1), np.float32))

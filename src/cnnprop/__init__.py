@@ -100,3 +100,20 @@ def build_info():
         "boundscheck": _support.boundscheck_enabled(),
         "max_threads": resolve_num_threads(None),
     }
+
+
+# The subpackages load on first use (PEP 562), so ``import cnnprop`` stays
+# light and ``cnnprop.verify.run()`` works without importing cnnprop.verify.
+_SUBMODULES = ("verify", "nn", "bench")
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_SUBMODULES))

@@ -1,21 +1,49 @@
 """``cnnprop bench``: the command-line face of :func:`cnnprop.bench.run`."""
+import argparse
 import sys
+import textwrap
 
-from . import report
+from . import report, runner
 from .cases import CONV_LAYERS, POOL_LAYERS
-from .runner import run
 
-__all__ = ["add_arguments", "main"]
+__all__ = ["add_arguments", "main", "layers_epilog"]
+
+
+def layers_epilog():
+    """The benchmark layers and their shapes, for ``cnnprop bench --help``."""
+    lines = ["layers (N batch, C input channels, HxW input, K kernels of RxR, stride, padding):"]
+    for c in CONV_LAYERS:
+        lines.append(f"  {c.name:10} conv  N={c.N:<3} C={c.C:<4} {c.H}x{c.H} -> K={c.K:<5} {c.R}x{c.R} kernels, "
+                     f"stride {c.stride}, padding {c.padding} (output {c.out}x{c.out})")
+    for p in POOL_LAYERS:
+        out = (p.H + 2 * p.padding - p.window) // p.stride + 1
+        lines.append(f"  {p.name:10} max pool N={p.N:<3} C={p.C:<4} {p.H}x{p.H}, {p.window}x{p.window} window, "
+                     f"stride {p.stride}, padding {p.padding} (output {out}x{out})")
+    lines += ["", textwrap.fill(
+        "lenet2: LeNet-5's second convolution; vgg3x3: a VGG-16 3x3 block; res_s2: ResNet's strided 3x3 "
+        "downsampling; res1x1: a ResNet bottleneck 1x1 expansion; alex11: AlexNet's first layer; "
+        "pool2s2, pool3s2p1: 2x2 stride-2 and ResNet's 3x3 stride-2 padded max pooling. "
+        "See docs/performance.md.", width=78),
+        "", textwrap.fill("environment: CNNPROP_BENCH_SETTLE=SECONDS, the busy pause between timed calls "
+                          "(default 0.15).", width=78)]
+    return "\n".join(lines)
+
+
+# how __main__ builds this command's parser: the epilog's table keeps its lines
+PARSER_OPTIONS = {"formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def add_arguments(parser):
     """Options of the bench subcommand."""
     names = ", ".join(layer.name for layer in CONV_LAYERS + POOL_LAYERS)
-    parser.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
+    parser.epilog = layers_epilog()
+    parser.add_argument("--dtype", choices=("float32", "float64", "both"), default="both",
+                        help="precision to time (default both)")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for every implementation (default: what cnnprop would use)")
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds (medians; default 7)")
-    parser.add_argument("--layer", action="append", metavar="NAME", help=f"one of: {names}; repeatable")
+    parser.add_argument("--layer", action="append", metavar="NAME",
+                        help=f"time only this layer, one of: {names} (shapes below); repeatable (default: all)")
     parser.add_argument("--peer", action="append", choices=("torch", "numpy"),
                         help="peers to time (default: both)")
     parser.add_argument("--with-direct", action="store_true", help="also time the literal kernels (slow)")
@@ -30,6 +58,11 @@ def main(args, out=None):
     if args.repeats < 1:
         print("cnnprop bench: error: --repeats must be >= 1", file=sys.stderr)
         return 2
+    try:
+        runner.settle_seconds()
+    except ValueError as exc:
+        print(f"cnnprop bench: error: {exc}", file=sys.stderr)
+        return 2
     dtypes = ("float32", "float64") if args.dtype == "both" else (args.dtype,)
 
     def progress(record):
@@ -37,7 +70,7 @@ def main(args, out=None):
               file=sys.stderr, flush=True)
 
     try:
-        results = run(dtypes=dtypes, threads=args.threads, repeats=args.repeats, layers=args.layer,
+        results = runner.run(dtypes=dtypes, threads=args.threads, repeats=args.repeats, layers=args.layer,
                       peers=tuple(args.peer or ("torch", "numpy")), with_direct=args.with_direct,
                       progress=progress)
     except ValueError as exc:

@@ -74,7 +74,24 @@ def _seconds(fn):
 # pause the next library's threads would share the cores with them, and every
 # figure would depend on the order. The pause is a busy wait, not a sleep:
 # an idle virtual CPU comes back slowly (seen here as 2x slower calls).
-SETTLE_SECONDS = float(os.environ.get("CNNPROP_BENCH_SETTLE", "0.15"))
+# CNNPROP_BENCH_SETTLE overrides it; read when a run starts (settle_seconds),
+# never at import, so a bad value stops `cnnprop bench` with a clear message
+# and nothing else. A number here (tests set 0) wins over the variable.
+SETTLE_SECONDS = None
+
+
+def settle_seconds():
+    """The pause between timed calls: SETTLE_SECONDS, else $CNNPROP_BENCH_SETTLE, else 0.15 s."""
+    if SETTLE_SECONDS is not None:
+        return SETTLE_SECONDS
+    raw = os.environ.get("CNNPROP_BENCH_SETTLE", "0.15")
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 60:
+        raise ValueError(f"CNNPROP_BENCH_SETTLE must be a number of seconds in [0, 60), got {raw!r}")
+    return seconds
 
 
 def _settle(seconds):
@@ -91,7 +108,7 @@ def interleaved_times(candidates, repeats, settle=None):
     busy pause of ``settle`` seconds before each call lets the previous
     call's spinning threads go to sleep.
     """
-    settle = SETTLE_SECONDS if settle is None else settle
+    settle = settle_seconds() if settle is None else settle
     names = list(candidates)
     for name in names:              # warm-up: caches, thread pools, page faults
         candidates[name]()

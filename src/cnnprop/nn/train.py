@@ -141,15 +141,19 @@ def plot_history(history, path):
 
 def add_arguments(parser):
     """Options of the train subcommand."""
-    parser.add_argument("--epochs", type=int, default=30)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--epochs", type=int, default=30, help="passes over the training digits (default 30)")
+    parser.add_argument("--batch-size", type=int, default=32,
+                        help="digits per gradient step (default 32)")
     parser.add_argument("--optimiser", choices=("adam", "sgd"), default="adam",
                         help="Adam, or SGD with momentum 0.9 (default adam)")
     parser.add_argument("--lr", type=float, default=2e-3, help="learning rate (default 2e-3)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split, the weights and the batches")
-    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    parser.add_argument("--plot", metavar="PNG", help="also write the loss and accuracy curves")
-    parser.add_argument("--save", metavar="NPZ", help="save the trained parameters")
+    parser.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+                        help="precision of the weights and the data (default float32)")
+    parser.add_argument("--plot", metavar="PNG",
+                        help="also write the loss and accuracy curves to this PNG (needs matplotlib)")
+    parser.add_argument("--save", metavar="NPZ",
+                        help="save the trained parameters to this .npz file (read back with Sequential.load)")
 
 
 def main(args, out=None):
