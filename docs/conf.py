@@ -209,6 +209,28 @@ EQUATIONS = {
         \Delta^{(l+1)}_{n,i}\, Z^{(l)}_{n,j} \tag{18}"""),
     "19": ((19,), r"""\frac{\partial E}{\partial b_i} = \frac{1}{N} \sum_{n=0}^{N-1} \Delta^{(l+1)}_{n,i} \tag{19}"""),
     "20": ((20,), r"""\Delta^{(l)}_{n,j} = \sum_{i=0}^{I-1} \Delta^{(l+1)}_{n,i}\, w_{i,j} \tag{20}"""),
+    # Beyond the source (docs/spec-beyond.md, docs/pooling.md): no source number, so
+    # they are never matched from a docstring's "(N)"; the equations page shows them.
+    "geometry-g": ((), r"""h = p u + r d_h - p_t, \quad w = q v + s d_w - p_l, \qquad
+        P = \left\lfloor \frac{H + p_t + p_b - d_h (R - 1) - 1}{u} \right\rfloor + 1, \\
+        p \text{ holds } h \iff P_{\min} \le p \le P_{\max} \text{ and } d_h \mid h + p_t - p u, \quad
+        P_{\min} = \max\left(0, \left\lceil \frac{h + p_t - (R - 1) d_h}{u} \right\rceil\right)"""),
+    "4g": ((), r"""Z'_{n,k,p,q} = b_k + \sum_{c'=0}^{C_g-1} \sum_{r,s}
+        Z^{p}_{n,\,\gamma(k) C_g + c',\, h,\, w}\; F_{k,c',r,s}, \qquad
+        \gamma(k) = \lfloor k / K_g \rfloor \tag{4g}"""),
+    "5g": ((), r"""\frac{\partial E}{\partial F_{k,c',r,s}} = \frac{1}{N} \sum_{n,p,q}
+        \Delta'_{n,k,p,q}\; Z^{p}_{n,\,\gamma(k) C_g + c',\, h,\, w} \tag{5g}"""),
+    "7g": ((), r"""\Delta_{n,c,h,w} = \sum_{k:\, \gamma(k) = \lfloor c / C_g \rfloor}\;
+        \sum_{(p, r),\, (q, s)} \Delta'_{n,k,p,q}\; F_{k,\, c - \gamma(k) C_g,\, r,\, s} \tag{7g}"""),
+    "T": ((), r"""y = \operatorname{conv\_T}(x) = (7\text{g}) \text{ with } x \text{ as } \Delta',
+        \qquad \langle \operatorname{conv}(z), y \rangle = \langle z, \operatorname{conv\_T}(y) \rangle
+        \tag{T1-T3}"""),
+    "13g": ((), r"""Y_{n,c,p,q} = \max_{r,s:\; 0 \le h < H,\; 0 \le w < W} Z_{n,c,h,w},
+        \qquad I_{n,c,p,q} = h^{*} W + w^{*} \text{ (first maximum)} \tag{13g}"""),
+    "14i": ((), r"""\Delta_{n,c,h,w} = \sum_{(p,q):\; I_{n,c,p,q} = h W + w} \Delta'_{n,c,p,q}
+        \tag{14, indices}"""),
+    "A1": ((), r"""Y_{n,c,p,q} = \frac{1}{D(p,q)} \sum_{r,s} Z^{p}_{n,c,h,w} \tag{A1}"""),
+    "A2": ((), r"""\Delta_{n,c,h,w} = \sum_{(p,q) \ni (h,w)} \frac{\Delta'_{n,c,p,q}}{D(p,q)} \tag{A2}"""),
 }
 
 
@@ -351,7 +373,8 @@ def _cites(equations, token):
     m = re.fullmatch(r"\((\d+)\)", token)
     if m:
         return int(m.group(1)) in numbers
-    return re.search(r"\b" + re.escape(token) + r"\b", equations) is not None
+    # not \b: a token may start or end with a parenthesis, as "(4g)" does
+    return re.search(r"(?<!\w)" + re.escape(token) + r"(?!\w)", equations) is not None
 
 
 def _row(cells):
