@@ -297,9 +297,12 @@ def test_maxpool_dilation_and_ceil_mode_bit_for_bit(rng, hw):
         assert np.array_equal(y.compute(), ref)
         delta = random(rng, ref.shape, np.float32)
         for ties in ("all", "first"):
-            dz = cd.maxpool2d_backward(delta, zd, y, window, stride, padding, ties=ties, **opts)
+            # the literal kernel: overlapping windows' deltas summed in float64 and rounded
+            # once, so a tile's sums are the whole image's (the fast path sums in float32)
+            dz = cd.maxpool2d_backward(delta, zd, y, window, stride, padding, ties=ties, algorithm="direct",
+                                       **opts)
             assert np.array_equal(dz.compute(), cnnprop.maxpool2d_backward(delta, z, ref, window, stride, padding,
-                                                                           ties=ties, **opts))
+                                                                           ties=ties, algorithm="direct", **opts))
 
 
 # -------------------------------------------------------- the docstrings
@@ -332,7 +335,14 @@ LIMIT = 140 * 2 ** 20
 
 
 def _peak_rss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024       # Linux: KiB
+    # VmHWM, the peak RSS of this process's own memory map. Not getrusage's
+    # ru_maxrss: Linux carries that across exec, so a worker started by a
+    # large parent (a long pytest run) would report the parent's size.
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024       # not Linux: KiB
 
 
 @pytest.fixture(scope="module")
