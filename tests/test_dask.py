@@ -305,8 +305,29 @@ def test_maxpool_dilation_and_ceil_mode_bit_for_bit(rng, hw):
                                                                            ties=ties, algorithm="direct", **opts))
 
 
+@pytest.mark.parametrize("hw", AWKWARD)
+def test_avgpool_forward_and_backward_bit_for_bit(rng, hw):
+    """Average pooling on awkward tiles equals the in-memory literal kernels exactly,
+    with the divisor options that read the border (count_include_pad, ceil_mode)."""
+    z = data(rng, np.float64)
+    cases = [(3, 2, 1, {}), ((3, 2), (1, 3), (1, 1), {"count_include_pad": False}),
+             (3, 2, ((1, 0), (0, 2)), {"ceil_mode": True}), (2, 3, 1, {"ceil_mode": True, "count_include_pad": False}),
+             (3, 1, 1, {"divisor_override": 5})]
+    for window, stride, padding, opts in cases:
+        y = cd.avgpool2d_forward(chunked(z, hw), window, stride, padding, algorithm="direct", **opts)
+        ref = cnnprop.avgpool2d_forward(z, window, stride, padding, algorithm="direct", **opts)
+        assert np.array_equal(y.compute(), ref), (window, stride, padding, opts)
+        delta = random(rng, ref.shape, np.float64)
+        dd = da.from_array(delta, chunks=(2, 2, 3, 2))
+        dz = cd.avgpool2d_backward(dd, z.shape, window, stride, padding, input_chunks=hw, algorithm="direct", **opts)
+        assert dz.chunks[2:] == hw
+        assert np.array_equal(dz.compute(), cnnprop.avgpool2d_backward(delta, z.shape, window, stride, padding,
+                                                                       algorithm="direct", **opts))
+
+
 # -------------------------------------------------------- the docstrings
-@pytest.mark.parametrize("module", ["cnnprop.dask.conv", "cnnprop.dask.pool", "cnnprop.dask.activation",
+@pytest.mark.parametrize("module", ["cnnprop.dask.conv", "cnnprop.dask.conv_transpose", "cnnprop.dask.pool",
+                                    "cnnprop.dask.activation",
                                     "cnnprop.dask.affine"])
 def test_docstrings_cite_their_equation_and_examples_run(module):
     mod = importlib.import_module(module)
@@ -415,3 +436,29 @@ def test_out_of_core_filter_bank_and_gradients_within_the_memory_limit(client, t
     peaks = client.run(_peak_rss)
     print("peak RSS of the workers (MiB):", {k: v / 2 ** 20 for k, v in peaks.items()})
     assert len(peaks) == 2 and max(peaks.values()) < LIMIT, peaks
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_conv_transpose_by_batch_chunks(rng, dtype):
+    """Transposed convolution along the batch: forward and input gradient bit for bit, the
+    kernel gradient a tree reduction within the bound (groups, dilation, output_padding)."""
+    x = random(rng, (5, 4, 6, 5), dtype)
+    f = random(rng, (4, 3, 3, 2), dtype)
+    b = random(rng, (6,), dtype)
+    kw = dict(stride=2, padding=((1, 0), (0, 1)), output_padding=1, groups=2, dilation=(1, 2))
+    xd = da.from_array(x, chunks=(2, 1, 3, 5))
+    y = cd.conv_transpose2d_forward(xd, f, b, **kw)
+    ref = cnnprop.conv_transpose2d_forward(x, f, b, **kw)
+    assert y.shape == ref.shape and np.array_equal(y.compute(), ref)
+    delta = random(rng, ref.shape, dtype)
+    dd = da.from_array(delta, chunks=(2, 6, 4, 4))
+    dx = cd.conv_transpose2d_backward_input(dd, f, x.shape, **kw)
+    assert np.array_equal(dx.compute(), cnnprop.conv_transpose2d_backward_input(delta, f, x.shape, **kw))
+    w64 = [a.astype(np.float64) for a in (delta, x)]
+    for reduction in ("mean", "sum"):
+        df = cd.conv_transpose2d_backward_filter(dd, xd, (3, 2), **kw, reduction=reduction).compute()
+        truth = cnnprop.conv_transpose2d_backward_filter(*w64, (3, 2), **kw, reduction=reduction, algorithm="direct")
+        mag = cnnprop.conv_transpose2d_backward_filter(*map(np.abs, w64), (3, 2), **kw, reduction=reduction,
+                                                       algorithm="direct")
+        assert df.dtype == dtype
+        assert_within(df, truth, mag, delta[:, 0].size + 3, f"transposed df {reduction}", accumulate=dtype)

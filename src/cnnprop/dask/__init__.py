@@ -16,12 +16,15 @@ See docs/dask.md for the equality guarantees and an out-of-core example.
 from ._threads import concurrent_tasks, task_threads
 from .activation import activation_backward, activation_forward
 from .affine import affine_backward_bias, affine_backward_input, affine_backward_weight, affine_forward
+from .conv_transpose import (conv_transpose2d_backward_filter, conv_transpose2d_backward_input,
+                             conv_transpose2d_forward)
 from .conv import conv2d_backward_bias, conv2d_backward_filter, conv2d_backward_input, conv2d_forward
-from .pool import maxpool2d_backward, maxpool2d_forward
+from .pool import avgpool2d_backward, avgpool2d_forward, maxpool2d_backward, maxpool2d_forward
 
 __all__ = [
     "conv2d_forward", "conv2d_backward_input", "conv2d_backward_filter", "conv2d_backward_bias",
-    "maxpool2d_forward", "maxpool2d_backward",
+    "conv_transpose2d_forward", "conv_transpose2d_backward_input", "conv_transpose2d_backward_filter",
+    "maxpool2d_forward", "maxpool2d_backward", "avgpool2d_forward", "avgpool2d_backward",
     "activation_forward", "activation_backward",
     "affine_forward", "affine_backward_input", "affine_backward_weight", "affine_backward_bias",
     "task_threads", "concurrent_tasks",
