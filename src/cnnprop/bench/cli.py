@@ -2,7 +2,7 @@
 import sys
 
 from . import report
-from .cases import CONV_LAYERS, POOL_LAYERS
+from .cases import CONV_LAYERS, LAYER_HELP, POOL_LAYERS
 from .runner import run
 
 __all__ = ["add_arguments", "main"]
@@ -11,6 +11,7 @@ __all__ = ["add_arguments", "main"]
 def add_arguments(parser):
     """Options of the bench subcommand."""
     names = ", ".join(layer.name for layer in CONV_LAYERS + POOL_LAYERS)
+    parser.epilog = LAYER_HELP
     parser.add_argument("--dtype", choices=("float32", "float64", "both"), default="both")
     parser.add_argument("--threads", type=int, default=None,
                         help="threads for every implementation (default: what cnnprop would use)")
