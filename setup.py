@@ -17,7 +17,6 @@ import textwrap
 import warnings
 from pathlib import Path
 
-from Cython.Build import cythonize
 from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
@@ -171,6 +170,11 @@ def _kernel_sources():
 
 
 def _extensions():
+    sources = _kernel_sources()
+    # imported after the check, so that a tree without kernels says so even
+    # where Cython is not installed
+    from Cython.Build import cythonize
+
     macros = [("CNNPROP_BOUNDSCHECK", "1")] if BOUNDSCHECK else []
     # -fno-math-errno: nothing here reads errno, and without it GCC treats
     # libm calls as having side effects. NaN and infinity semantics are
@@ -183,7 +187,7 @@ def _extensions():
             define_macros=list(macros),
             extra_compile_args=list(compile_args),
         )
-        for pyx in _kernel_sources()
+        for pyx in sources
     ]
     # Separate folders for the C of each mode, so a normal build never picks up
     # C generated with bounds checks (cythonize only regenerates stale files).

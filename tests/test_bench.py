@@ -19,19 +19,33 @@ from cnnprop.bench.cases import CONV_LAYERS, ConvLayer
 ENV = dict(os.environ, CNNPROP_BENCH_SETTLE="0")
 
 
+SMALL_LAYERS = {
+    "plain": ConvLayer("small", 2, 3, 9, 4, 3, 2, 1),
+    # miniatures of the issue-10 layers: depthwise x2 multiplier, dilated, grouped, transposed
+    "depthwise": ConvLayer("small_dw", 2, 4, 9, 8, 3, 2, 1, groups=4),
+    "dilated": ConvLayer("small_d2", 2, 3, 9, 4, 3, 1, 2, dilation=2),
+    "grouped": ConvLayer("small_g2", 2, 4, 8, 6, 3, 1, 1, groups=2),
+    "transposed": ConvLayer("small_up", 2, 4, 5, 6, 2, 2, 0, groups=2, transposed=True),
+}
+
+
+@pytest.mark.parametrize("geometry", sorted(SMALL_LAYERS))
 @pytest.mark.parametrize("peer", ["numpy", "torch"])
-def test_each_peer_computes_the_same_convolution(peer):
+def test_each_peer_computes_the_same_convolution(peer, geometry):
     """A peer that computed something else would make every ratio meaningless."""
     if peer == "torch":
         pytest.importorskip("torch")
-    layer = ConvLayer("small", 2, 3, 9, 4, 3, 2, 1)
+    layer = SMALL_LAYERS[geometry]
     rng = np.random.default_rng(0)
-    z = rng.standard_normal((2, 3, 9, 9))
-    f = rng.standard_normal((4, 3, 3, 3))
-    delta = rng.standard_normal((2, 4, layer.out, layer.out))
+    z = rng.standard_normal((layer.N, layer.C, layer.H, layer.H))
+    f = rng.standard_normal(layer.kernel_shape)
+    delta = rng.standard_normal((layer.N, layer.K, layer.out, layer.out))
     ours = peers.cnnprop_conv(layer, z, f, delta, 1, algorithm="direct")
     theirs = getattr(peers, f"{peer}_conv")(layer, z, f, delta, 1)
-    for direction in ("forward", "input grad", "kernel grad"):
+    if peer == "numpy" and geometry != "plain":
+        assert theirs == {}      # the NumPy peer times plain convolutions only
+    assert ours["forward"]().shape == (layer.N, layer.K, layer.out, layer.out)
+    for direction in theirs:
         np.testing.assert_allclose(np.asarray(theirs[direction]()), ours[direction](), rtol=1e-12, atol=1e-12)
 
 
@@ -147,3 +161,7 @@ def test_speedups_are_peer_time_over_ours():
 def test_the_layers_are_the_ones_of_the_issue():
     assert [(layer.name, layer.flops) for layer in CONV_LAYERS][:2] == [
         ("lenet2", 2 * 64 * 50 * 8 * 8 * 20 * 25), ("vgg3x3", 2 * 8 * 64 * 56 * 56 * 64 * 9)]
+    general = {layer.name: layer for layer in CONV_LAYERS}
+    assert (general["mobilenet_dw"].out, general["mobilenet_dw"].flops) == (56, 2 * 8 * 128 * 56 * 56 * 9)
+    assert general["deeplab_d2"].out == 33 and general["resnext_g32"].kernel_shape == (256, 8, 3, 3)
+    assert (general["unet_up"].out, general["unet_up"].kernel_shape) == (56, (128, 64, 2, 2))

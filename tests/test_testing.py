@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 
 from cnnprop.testing import Adapter, check_layer, layer_checks, parametrize_checks
+import cnnprop
 from cnnprop.testing.examples import numpy_im2col as ex
 from cnnprop.testing.runner import run_adapters, run_case
 
-SRC = os.path.join(os.path.dirname(__file__), os.pardir, "src")
+# where the cnnprop under test lives (src/ with an in-place build, else site-packages),
+# for the subprocesses to import the same one
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(cnnprop.__file__)))
 
 
 def _env():

@@ -14,7 +14,9 @@ import cnnprop
 from cnnprop import _threads
 from cnnprop._blas_threads import controller
 
-SRC = os.path.join(os.path.dirname(__file__), os.pardir, "src")
+# where the cnnprop under test lives (src/ with an in-place build, else site-packages),
+# for the subprocesses to import the same one
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(cnnprop.__file__)))
 needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
 needs_openmp = pytest.mark.skipif(not cnnprop.build_info()["openmp"], reason="serial build")
 needs_blas_control = pytest.mark.skipif(not controller().available,

@@ -5,7 +5,11 @@ __all__ = ["ConvLayer", "PoolLayer", "CONV_LAYERS", "POOL_LAYERS"]
 
 
 class ConvLayer(NamedTuple):
-    """A convolution: N x C x H x H input, K kernels of R x R, stride, padding."""
+    """A convolution: N x C x H x H input, K kernels of R x R, stride, padding.
+
+    ``dilation`` and ``groups`` as in ``conv2d_forward``; ``transposed`` makes it a
+    ``conv_transpose2d`` from C to K channels (kernel C x K/groups x R x R).
+    """
 
     name: str
     N: int
@@ -15,15 +19,31 @@ class ConvLayer(NamedTuple):
     R: int
     stride: int
     padding: int
+    dilation: int = 1
+    groups: int = 1
+    transposed: bool = False
 
     @property
     def out(self):
-        return (self.H + 2 * self.padding - self.R) // self.stride + 1
+        span = self.dilation * (self.R - 1) + 1
+        if self.transposed:
+            return (self.H - 1) * self.stride - 2 * self.padding + span
+        return (self.H + 2 * self.padding - span) // self.stride + 1
 
     @property
     def flops(self):
-        """Multiply-adds counted twice, as GEMM rates are: 2 N K P Q C R S."""
-        return 2 * self.N * self.K * self.out ** 2 * self.C * self.R ** 2
+        """Multiply-adds counted twice, as GEMM rates are: 2 N K P Q (C/groups) R S.
+
+        A transposed layer does the work of the convolution it transposes: 2 N C H W (K/groups) R S.
+        """
+        spatial = self.H ** 2 if self.transposed else self.out ** 2
+        return 2 * self.N * self.K * spatial * self.C // self.groups * self.R ** 2
+
+    @property
+    def kernel_shape(self):
+        if self.transposed:
+            return (self.C, self.K // self.groups, self.R, self.R)
+        return (self.K, self.C // self.groups, self.R, self.R)
 
 
 class PoolLayer(NamedTuple):
@@ -44,6 +64,11 @@ CONV_LAYERS = (
     ConvLayer("res_s2", 8, 128, 28, 256, 3, 2, 1),
     ConvLayer("res1x1", 8, 256, 14, 1024, 1, 1, 0),
     ConvLayer("alex11", 8, 3, 227, 96, 11, 4, 0),
+    # the general convolution (issue 10): depthwise, dilated, grouped, transposed
+    ConvLayer("mobilenet_dw", 8, 128, 56, 128, 3, 1, 1, groups=128),
+    ConvLayer("deeplab_d2", 4, 256, 33, 256, 3, 1, 2, dilation=2),
+    ConvLayer("resnext_g32", 8, 256, 28, 256, 3, 1, 1, groups=32),
+    ConvLayer("unet_up", 8, 128, 28, 64, 2, 2, 0, transposed=True),
 )
 
 POOL_LAYERS = (

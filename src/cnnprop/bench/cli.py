@@ -13,15 +13,20 @@ def layers_epilog():
     """The benchmark layers and their shapes, for ``cnnprop bench --help``."""
     lines = ["layers (N batch, C input channels, HxW input, K kernels of RxR, stride, padding):"]
     for c in CONV_LAYERS:
-        lines.append(f"  {c.name:10} conv  N={c.N:<3} C={c.C:<4} {c.H}x{c.H} -> K={c.K:<5} {c.R}x{c.R} kernels, "
-                     f"stride {c.stride}, padding {c.padding} (output {c.out}x{c.out})")
+        extra = "".join(text for text, on in ((f", dilation {c.dilation}", c.dilation != 1),
+                                              (f", groups {c.groups}", c.groups != 1)) if on)
+        kind = "convT" if c.transposed else "conv "
+        lines.append(f"  {c.name:12} {kind} N={c.N:<3} C={c.C:<4} {c.H}x{c.H} -> K={c.K:<5} {c.R}x{c.R} kernels, "
+                     f"stride {c.stride}, padding {c.padding}{extra} (output {c.out}x{c.out})")
     for p in POOL_LAYERS:
         out = (p.H + 2 * p.padding - p.window) // p.stride + 1
-        lines.append(f"  {p.name:10} max pool N={p.N:<3} C={p.C:<4} {p.H}x{p.H}, {p.window}x{p.window} window, "
+        lines.append(f"  {p.name:12} max pool N={p.N:<3} C={p.C:<4} {p.H}x{p.H}, {p.window}x{p.window} window, "
                      f"stride {p.stride}, padding {p.padding} (output {out}x{out})")
     lines += ["", textwrap.fill(
         "lenet2: LeNet-5's second convolution; vgg3x3: a VGG-16 3x3 block; res_s2: ResNet's strided 3x3 "
         "downsampling; res1x1: a ResNet bottleneck 1x1 expansion; alex11: AlexNet's first layer; "
+        "mobilenet_dw: a MobileNet depthwise 3x3; deeplab_d2: a DeepLab dilated 3x3; resnext_g32: a "
+        "ResNeXt grouped 3x3; unet_up: a U-Net 2x2 up-convolution (transposed); "
         "pool2s2, pool3s2p1: 2x2 stride-2 and ResNet's 3x3 stride-2 padded max pooling. "
         "See docs/performance.md.", width=78),
         "", textwrap.fill("environment: CNNPROP_BENCH_SETTLE=SECONDS, the busy pause between timed calls "

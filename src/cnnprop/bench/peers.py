@@ -14,7 +14,14 @@ __all__ = ["cnnprop_conv", "torch_conv", "numpy_conv", "cnnprop_pool", "torch_po
 
 def cnnprop_conv(layer, z, f, delta, threads, algorithm="fast"):
     s, p, ks = layer.stride, layer.padding, (layer.R, layer.R)
-    kw = dict(algorithm=algorithm, num_threads=threads)
+    kw = dict(algorithm=algorithm, num_threads=threads, dilation=layer.dilation, groups=layer.groups)
+    if layer.transposed:
+        return {
+            "forward": lambda: cnnprop.conv_transpose2d_forward(z, f, None, s, p, **kw),
+            "input grad": lambda: cnnprop.conv_transpose2d_backward_input(delta, f, z.shape, s, p, **kw),
+            "kernel grad": lambda: cnnprop.conv_transpose2d_backward_filter(delta, z, ks, s, p,
+                                                                            reduction="sum", **kw),
+        }
     return {
         "forward": lambda: cnnprop.conv2d_forward(z, f, None, s, p, **kw),
         "input grad": lambda: cnnprop.conv2d_backward_input(delta, f, z.shape, s, p, **kw),
@@ -28,17 +35,29 @@ def torch_conv(layer, z, f, delta, threads):
 
     torch.set_num_threads(threads)
     zt, ft, dt = (torch.from_numpy(a) for a in (z, f, delta))
-    s, p = layer.stride, layer.padding
+    s, p, d, g = layer.stride, layer.padding, layer.dilation, layer.groups
     F, grad = torch.nn.functional, torch.nn.grad
+    if layer.transposed:
+        # a transposed convolution is the adjoint of conv2d from the K-channel output to z
+        return {
+            "forward": lambda: F.conv_transpose2d(zt, ft, None, s, p, 0, g, d),
+            "input grad": lambda: F.conv2d(dt, ft, None, s, p, d, g),
+            "kernel grad": lambda: grad.conv2d_weight(dt, ft.shape, zt, s, p, d, g),
+        }
     return {
-        "forward": lambda: F.conv2d(zt, ft, None, s, p),
-        "input grad": lambda: grad.conv2d_input(zt.shape, ft, dt, s, p),
-        "kernel grad": lambda: grad.conv2d_weight(zt, ft.shape, dt, s, p),
+        "forward": lambda: F.conv2d(zt, ft, None, s, p, d, g),
+        "input grad": lambda: grad.conv2d_input(zt.shape, ft, dt, s, p, d, g),
+        "kernel grad": lambda: grad.conv2d_weight(zt, ft.shape, dt, s, p, d, g),
     }
 
 
 def numpy_conv(layer, z, f, delta, threads):
-    """The im2col code people write with NumPy: sliding_window_view + tensordot."""
+    """The im2col code people write with NumPy: sliding_window_view + tensordot.
+
+    Plain convolutions only (groups 1, dilation 1, not transposed): returns {} otherwise.
+    """
+    if layer.groups != 1 or layer.dilation != 1 or layer.transposed:
+        return {}
     s, p, R = layer.stride, layer.padding, layer.R
     P = layer.out
 

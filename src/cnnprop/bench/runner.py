@@ -242,7 +242,7 @@ def check_gemm(results, path=None):
 
 def _conv_inputs(layer, dtype, rng):
     z = rng.standard_normal((layer.N, layer.C, layer.H, layer.H)).astype(dtype)
-    f = rng.standard_normal((layer.K, layer.C, layer.R, layer.R)).astype(dtype)
+    f = rng.standard_normal(layer.kernel_shape).astype(dtype)
     delta = rng.standard_normal((layer.N, layer.K, layer.out, layer.out)).astype(dtype)
     return z, f, delta
 
@@ -272,7 +272,7 @@ def _bench_conv(layer, dtype, results, peer_names, with_direct, progress):
     for name, build in _available_peers(peer_names, 0, results).items():
         impls[name] = build(layer, z, f, delta, results.threads)
     for direction in ("forward", "input grad", "kernel grad"):
-        candidates = {name: calls[direction] for name, calls in impls.items()}
+        candidates = {name: calls[direction] for name, calls in impls.items() if direction in calls}
         for name, times in interleaved_times(candidates, results.repeats).items():
             record = _record(layer.name, direction, dtype, name, times)
             record.gflops = layer.flops / record.ms / 1e6
