@@ -89,7 +89,8 @@ def test_bench_help_explains_every_layer():
 
     out = _run("bench", "--help").stdout
     for layer in CONV_LAYERS:
-        assert re.search(rf"^  {layer.name} +conv +N={layer.N} +C={layer.C} +{layer.H}x{layer.H} -> "
+        kind = "convT" if layer.transposed else "conv"
+        assert re.search(rf"^  {layer.name} +{kind} +N={layer.N} +C={layer.C} +{layer.H}x{layer.H} -> "
                          rf"K={layer.K} +{layer.R}x{layer.R} kernels, stride {layer.stride}, "
                          rf"padding {layer.padding}", out, re.M), layer.name
     for layer in POOL_LAYERS:
