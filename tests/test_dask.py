@@ -462,3 +462,22 @@ def test_conv_transpose_by_batch_chunks(rng, dtype):
                                                        algorithm="direct")
         assert df.dtype == dtype
         assert_within(df, truth, mag, delta[:, 0].size + 3, f"transposed df {reduction}", accumulate=dtype)
+
+
+def test_the_benchmark_layer_on_the_cluster_gives_the_in_memory_gradient(client):
+    from cnnprop.dask.bench import Layer
+    layer = Layer(batch=6, channels=3, size=9, kernels=4, chunk=4, dtype="float64")
+    z, delta = layer.numpy_inputs()
+    got = layer.on_cluster(client)()
+    want = cnnprop.conv2d_backward_filter(delta, z, (3, 3), 1, 1)
+    bound = cnnprop.conv2d_backward_filter(np.abs(delta), np.abs(z), (3, 3), 1, 1)
+    assert_within(got, want, bound, 6 * 81 + 2, "the benchmark's gradient on the cluster")
+
+
+def test_the_benchmark_command_reports_every_configuration(capsys):
+    from cnnprop.dask import bench
+    seconds = bench.main(["--batch", "4", "--channels", "2", "--size", "8", "--kernels", "3", "--chunk", "3",
+                          "--repeat", "2", "--no-cluster"])
+    assert len(seconds) == 4 and all(len(t) == 2 and min(t) > 0 for t in seconds.values())
+    out = capsys.readouterr().out
+    assert "in memory" in out and "2 threads x 2 OpenMP threads" in out and "Mpix/s" in out
