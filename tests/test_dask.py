@@ -438,30 +438,64 @@ def test_out_of_core_filter_bank_and_gradients_within_the_memory_limit(client, t
     assert len(peaks) == 2 and max(peaks.values()) < LIMIT, peaks
 
 
+TRANSPOSED = [
+    dict(stride=2, padding=((1, 0), (0, 1)), output_padding=1, groups=2, dilation=(1, 2)),
+    dict(stride=3, padding=1, output_padding=2, groups=1, dilation=1),
+    # output_padding not below the stride (allowed below the dilation): batch chunks only
+    dict(stride=1, padding=0, output_padding=(1, 0), groups=2, dilation=(2, 1)),
+]
+
+
+@pytest.mark.parametrize("kw", TRANSPOSED)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv_transpose_by_batch_chunks(rng, dtype):
-    """Transposed convolution along the batch: forward and input gradient bit for bit, the
-    kernel gradient a tree reduction within the bound (groups, dilation, output_padding)."""
-    x = random(rng, (5, 4, 6, 5), dtype)
+def test_conv_transpose_tiles(rng, dtype, kw):
+    """Transposed convolution tiled along H and W (a chunk smaller than the kernel, strides that do
+    not divide a chunk): forward and input gradient bit for bit on the literal kernels, within the
+    GEMM bound on the fast path; the kernel gradient a tree reduction within the bound."""
+    x = random(rng, (5, 4, 7, 5), dtype)
     f = random(rng, (4, 3, 3, 2), dtype)
-    b = random(rng, (6,), dtype)
-    kw = dict(stride=2, padding=((1, 0), (0, 1)), output_padding=1, groups=2, dilation=(1, 2))
-    xd = da.from_array(x, chunks=(2, 1, 3, 5))
-    y = cd.conv_transpose2d_forward(xd, f, b, **kw)
-    ref = cnnprop.conv_transpose2d_forward(x, f, b, **kw)
-    assert y.shape == ref.shape and np.array_equal(y.compute(), ref)
+    b = random(rng, (3 * kw["groups"],), dtype)
+    xd = da.from_array(x, chunks=(2, 1, 2, 3))
+    ref = cnnprop.conv_transpose2d_forward(x, f, b, **kw, algorithm="direct")
     delta = random(rng, ref.shape, dtype)
-    dd = da.from_array(delta, chunks=(2, 6, 4, 4))
-    dx = cd.conv_transpose2d_backward_input(dd, f, x.shape, **kw)
-    assert np.array_equal(dx.compute(), cnnprop.conv_transpose2d_backward_input(delta, f, x.shape, **kw))
-    w64 = [a.astype(np.float64) for a in (delta, x)]
+    dd = da.from_array(delta, chunks=(2, 6, 4, 3))
+    rdx = cnnprop.conv_transpose2d_backward_input(delta, f, x.shape, **kw, algorithm="direct")
+    y = cd.conv_transpose2d_forward(xd, f, b, **kw, algorithm="direct")
+    dx = cd.conv_transpose2d_backward_input(dd, f, x.shape, **kw, algorithm="direct")
+    assert y.shape == ref.shape and np.array_equal(y.compute(), ref)
+    assert np.array_equal(dx.compute(), rdx)
+    if kw["output_padding"] == 2:       # tiled: the output is in more than one tile
+        assert y.numblocks[2:] != (1, 1) and dx.numblocks[2:] != (1, 1)
+    x64, f64, d64 = (a.astype(np.float64) for a in (x, f, delta))
+    C_in, C_out = x.shape[1], b.size
+    taps = f.shape[2] * f.shape[3]
+    fast_y = cd.conv_transpose2d_forward(xd, f, b, **kw, algorithm="fast").compute()
+    assert_within(fast_y, cnnprop.conv_transpose2d_forward(x64, f64, b.astype(np.float64), **kw),
+                  cnnprop.conv_transpose2d_forward(np.abs(x64), np.abs(f64), np.abs(b.astype(np.float64)), **kw),
+                  C_in // kw["groups"] * taps + 1, "transposed forward, fast, tiled", accumulate=dtype)
+    fast_dx = cd.conv_transpose2d_backward_input(dd, f, x.shape, **kw, algorithm="fast").compute()
+    assert_within(fast_dx, cnnprop.conv_transpose2d_backward_input(d64, f64, x.shape, **kw),
+                  cnnprop.conv_transpose2d_backward_input(np.abs(d64), np.abs(f64), x.shape, **kw),
+                  C_out // kw["groups"] * taps, "transposed input gradient, fast, tiled", accumulate=dtype)
     for reduction in ("mean", "sum"):
         df = cd.conv_transpose2d_backward_filter(dd, xd, (3, 2), **kw, reduction=reduction).compute()
-        truth = cnnprop.conv_transpose2d_backward_filter(*w64, (3, 2), **kw, reduction=reduction, algorithm="direct")
-        mag = cnnprop.conv_transpose2d_backward_filter(*map(np.abs, w64), (3, 2), **kw, reduction=reduction,
-                                                       algorithm="direct")
+        truth = cnnprop.conv_transpose2d_backward_filter(d64, x64, (3, 2), **kw, reduction=reduction,
+                                                         algorithm="direct")
+        mag = cnnprop.conv_transpose2d_backward_filter(np.abs(d64), np.abs(x64), (3, 2), **kw,
+                                                       reduction=reduction, algorithm="direct")
         assert df.dtype == dtype
         assert_within(df, truth, mag, delta[:, 0].size + 3, f"transposed df {reduction}", accumulate=dtype)
+
+
+def test_conv_transpose_bad_input_is_refused_at_once(rng):
+    x = da.ones((2, 3, 4, 4))
+    with pytest.raises(ValueError, match="C_in"):
+        cd.conv_transpose2d_forward(x, np.ones((2, 1, 3, 3)))
+    with pytest.raises(ValueError, match="output_padding"):
+        cd.conv_transpose2d_forward(x, np.ones((3, 1, 3, 3)), stride=2, output_padding=2)
+    with pytest.raises(TypeError):
+        cd.conv_transpose2d_backward_input(da.ones((2, 3, 6, 6), dtype=np.float32), np.ones((1, 3, 3, 3)),
+                                           (2, 1, 4, 4))
 
 
 def test_the_benchmark_layer_on_the_cluster_gives_the_in_memory_gradient(client):

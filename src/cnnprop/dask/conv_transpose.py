@@ -1,14 +1,22 @@
-"""Transposed convolution on dask arrays (T1-T3 of docs/spec-beyond.md), chunk by chunk along the batch.
+"""Transposed convolution on dask arrays (T1-T3 of docs/spec-beyond.md).
 
-Height and width stay in one chunk each (rechunked): a transposed
-convolution's output tile reads a strided set of input windows, which the
-tiling of :mod:`cnnprop.dask.conv` does not express; a batch too large for
-memory is served, a single image too large for memory is not (use
-:func:`cnnprop.dask.conv2d_backward_input`, the same equation (7g), which tiles).
+T1 is eq (7g) with ``x`` as the delta and T2 is eq (4g): both go through the
+tiled :func:`cnnprop.dask.conv2d_backward_input` and
+:func:`cnnprop.dask.conv2d_forward`, so that a single image larger than
+memory is served tile by tile, exactly as the in-memory functions compute
+them (they call the same kernels). The one geometry those cannot express,
+an ``output_padding`` not below the stride (allowed below the dilation),
+is chunked along the batch only. T3, the kernel gradient, is a tree
+reduction over batch chunks.
 """
+import numpy as np
+
 import cnnprop
+from cnnprop.geometry import as_pair
 
 from . import _core as core
+from .conv import conv2d_backward_input as _conv_backward_input
+from .conv import conv2d_forward as _conv_forward
 
 __all__ = ["conv_transpose2d_forward", "conv_transpose2d_backward_input", "conv_transpose2d_backward_filter"]
 
@@ -36,7 +44,15 @@ def conv_transpose2d_forward(x, f, b=None, stride=1, padding=0, output_padding=0
     Returns
     -------
     dask.array.Array of shape (N, C_out, H_out, W_out)
-        Chunk by chunk along N: bit for bit the in-memory result.
+        Tiled along H and W from ``x``'s chunks there, as
+        :func:`cnnprop.dask.conv2d_backward_input` tiles (the same eq (7g)):
+        bit for bit the in-memory result with ``algorithm="direct"`` for any
+        chunking; the fast path within its GEMM bound (docs/dask.md).
+
+    Raises
+    ------
+    ValueError, TypeError
+        At once, as the in-memory function raises them.
 
     Examples
     --------
@@ -45,12 +61,30 @@ def conv_transpose2d_forward(x, f, b=None, stride=1, padding=0, output_padding=0
     >>> cnnprop.dask.conv_transpose2d_forward(x, np.ones((1, 1, 2, 2)), stride=2).compute()[3, 0, 0]
     array([1., 1., 1., 1.])
     """
-    x = _by_batch(x, "x")
+    x = core.as_dask(x, "x", 4)
     f = core.as_numpy(f, "f")
     b = None if b is None else core.as_numpy(b, "b")
     kw = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
-    call = core.local(cnnprop.conv_transpose2d_forward, f, b, **kw, **options)
-    return x.map_blocks(call, dtype=x.dtype, chunks=_out_chunks(x, _output_shape(x, f, kw)))
+    # every check of the in-memory function, now rather than inside a task
+    cnnprop.conv_transpose2d_forward(_no_samples(x), f, b, **kw, **options)
+    shape = _output_shape(x, f, kw)
+    if not _tiles(kw):
+        x = _by_batch(x, "x")
+        call = core.local(cnnprop.conv_transpose2d_forward, f, b, **kw, **options)
+        return x.map_blocks(call, dtype=x.dtype, chunks=_out_chunks(x, shape))
+    y = _conv_backward_input(x, f, shape, stride, padding, groups=groups, dilation=dilation, **options)
+    # the bias as the in-memory function adds it: once, in the dtype
+    return y if b is None else y + b.astype(y.dtype)[None, :, None, None]
+
+
+def _no_samples(a):
+    return np.zeros((0,) + tuple(a.shape[1:]), dtype=a.dtype)
+
+
+def _tiles(kw):
+    """Whether the convolution's tiling expresses this geometry: ``output_padding`` below the stride."""
+    (u, v), (oh, ow) = as_pair(kw["stride"], "stride"), as_pair(kw["output_padding"], "output_padding")
+    return oh < u and ow < v
 
 
 def _output_shape(x, f, kw):
@@ -83,7 +117,15 @@ def conv_transpose2d_backward_input(delta, f, input_shape, stride=1, padding=0, 
     Returns
     -------
     dask.array.Array of shape ``input_shape``
-        Chunk by chunk along N: bit for bit the in-memory result.
+        Tiled along H and W from ``delta``'s chunks there, as
+        :func:`cnnprop.dask.conv2d_forward` tiles (the same eq (4g)): bit for
+        bit the in-memory result with ``algorithm="direct"`` for any
+        chunking; the fast path within its GEMM bound (docs/dask.md).
+
+    Raises
+    ------
+    ValueError, TypeError
+        At once, as the in-memory function raises them.
 
     Examples
     --------
@@ -93,12 +135,16 @@ def conv_transpose2d_backward_input(delta, f, input_shape, stride=1, padding=0, 
     array([[4., 4.],
            [4., 4.]])
     """
-    delta = _by_batch(delta, "delta")
+    delta = core.as_dask(delta, "delta", 4)
     f = core.as_numpy(f, "f")
     kw = dict(stride=stride, padding=padding, output_padding=output_padding, groups=groups, dilation=dilation)
     N, C, H, W = (int(v) for v in input_shape)
     if delta.shape[0] != N:
         raise ValueError(f"delta has {delta.shape[0]} samples but input_shape {tuple(input_shape)} has {N}")
+    cnnprop.conv_transpose2d_backward_input(_no_samples(delta), f, (0, C, H, W), **kw, **options)
+    if _tiles(kw):
+        return _conv_forward(delta, f, None, stride, padding, groups=groups, dilation=dilation, **options)
+    delta = _by_batch(delta, "delta")
     call = core.local(_backward_input_block, f, (C, H, W), **kw, **options)
     return delta.map_blocks(call, dtype=delta.dtype, chunks=(delta.chunks[0], (C,), (H,), (W,)))
 
