@@ -132,9 +132,12 @@ def maxpool2d_forward(z, window, stride=None, padding=0, dilation=1, ceil_mode=F
     work = z.shape[0] * z.shape[1] * g.P * g.Q * g.R * g.S
     threads = resolve_num_threads(num_threads, work=work)
     y = np.empty(z.shape[:2] + (g.P, g.Q), dtype=z.dtype)
-    if resolve(algorithm, work, 0) == "fast":
+    # the fast kernel numbers a window's taps in an int (windows of 2**31 taps
+    # or more, which no memory holds as an input plane, take the literal one)
+    if resolve(algorithm, work, 0) == "fast" and g.R * g.S < 2**31:
         idx = np.empty(y.shape if return_indices else (0, 0, 0, 0), dtype=np.int64)
-        pool_fast.maxpool2d_forward(z, y, idx, *_taps(g), threads)
+        scratch = np.empty((threads, g.Q if return_indices else 1), dtype=np.intc)
+        pool_fast.maxpool2d_forward(z, y, idx, scratch, *_taps(g))
     else:
         # the literal kernel always finds the index with the maximum
         idx = np.empty(y.shape, dtype=np.int64)

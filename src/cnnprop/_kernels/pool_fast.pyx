@@ -11,7 +11,8 @@ division and no data-dependent exit, so the compiler vectorises it.
 
 - eq (13g): y[p, q] = max over taps of z[p*u + r*dh - pt, q*v + s*dw - pl];
   with indices, a select per tap keeps the first maximum (strictly larger
-  wins; taps in row-major order) and its flat index h*W + w;
+  wins; taps in row-major order) and its tap number, turned into the flat
+  index h*W + w after the sweep;
 - eq (14): a sweep of the taps finds, per window, the first input equal to
   its maximum (taps in row-major order: r, then s) and how many are equal;
   each window then adds its delta there. ties="all" with a tie in a row of
@@ -68,10 +69,15 @@ cdef void _pool_indices_plane(const floating[:, :, :, ::1] z, floating[:, :, :, 
                               int64_t[:, :, :, ::1] idx,
                               Py_ssize_t n, Py_ssize_t c, Py_ssize_t R, Py_ssize_t S,
                               Py_ssize_t u, Py_ssize_t v, Py_ssize_t pt, Py_ssize_t pl,
-                              Py_ssize_t dh, Py_ssize_t dw) noexcept nogil:
+                              Py_ssize_t dh, Py_ssize_t dw, int* tap) noexcept nogil:
+    # The sweep keeps, per window, the tap number r*S + s of its first
+    # maximum in an int (the width of a float32 lane, so that the select
+    # vectorises; an int64 flat index in the loop did not), and converts it to
+    # the flat index h*W + w once per window after the sweep. (The caller
+    # checks R*S fits an int.)
     cdef Py_ssize_t H = z.shape[2], W = z.shape[3], P = y.shape[2], Q = y.shape[3]
-    cdef Py_ssize_t p, q, r, s, h, q0, q1, w
-    cdef int64_t off
+    cdef Py_ssize_t p, q, r, s, h, q0, q1, w, r0
+    cdef int t, k
     cdef floating* out
     cdef int64_t* at
     cdef const floating* row
@@ -83,13 +89,13 @@ cdef void _pool_indices_plane(const floating[:, :, :, ::1] z, floating[:, :, :, 
         # start every window at its first tap inside the input (the Python
         # layer guarantees there is one), so that the sweep below needs no
         # "nothing yet" test: its first row and column inside the input
-        r = 0 if pt <= p * u else ceil_div(pt - p * u, dh)
-        h = p * u + r * dh - pt
+        r0 = 0 if pt <= p * u else ceil_div(pt - p * u, dh)
+        h = p * u + r0 * dh - pt
         for q in range(Q):
             s = 0 if pl <= q * v else ceil_div(pl - q * v, dw)
             w = q * v + s * dw - pl
             out[q] = z[n, c, h, w]
-            at[q] = h * W + w
+            tap[q] = <int> (r0 * S + s)
         for r in range(R):
             h = p * u + r * dh - pt
             if h < 0 or h >= H:
@@ -98,7 +104,7 @@ cdef void _pool_indices_plane(const floating[:, :, :, ::1] z, floating[:, :, :, 
                 q0 = tap_first(s * dw, v, pl)
                 q1 = tap_stop(s * dw, W, Q, v, pl)
                 row = &z[n, c, h, 0] + s * dw - pl
-                off = h * W + s * dw - pl
+                t = <int> (r * S + s)
                 for q in range(q0, q1):
                     x = row[q * v]
                     m = out[q]
@@ -106,24 +112,30 @@ cdef void _pool_indices_plane(const floating[:, :, :, ::1] z, floating[:, :, :, 
                     # unless a NaN already has
                     take = (x > m) | ((x != x) & (m == m))
                     out[q] = x if take else m
-                    at[q] = off + q * v if take else at[q]
+                    tap[q] = t if take else tap[q]
+        for q in range(Q):
+            k = tap[q]
+            r = k // S
+            at[q] = (p * u + r * dh - pt) * W + q * v + (k - r * S) * dw - pl
 
 
 def maxpool2d_forward(const floating[:, :, :, ::1] z,   # IN  (N, C, H, W)
                       floating[:, :, :, ::1] y,         # OUT (N, C, P, Q)
                       int64_t[:, :, :, ::1] idx,        # OUT (N, C, P, Q) or (0, 0, 0, 0): no indices
+                      int[:, ::1] scratch,              # SCRATCH (threads, Q), R*S < 2**31
                       Py_ssize_t R, Py_ssize_t S, Py_ssize_t u, Py_ssize_t v,
-                      Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t dh, Py_ssize_t dw,
-                      int num_threads):
-    """Eq (13g), tap by tap across output rows; indices too when idx is not empty."""
+                      Py_ssize_t pt, Py_ssize_t pl, Py_ssize_t dh, Py_ssize_t dw):
+    """Eq (13g), tap by tap across output rows; indices too when idx is not empty; on scratch.shape[0] threads."""
     cdef Py_ssize_t N = z.shape[0], C = z.shape[1], nc
     cdef bint with_indices = idx.shape[0] > 0
+    cdef int threads = <int> scratch.shape[0]
     with nogil:
         if with_indices:
-            for nc in prange(N * C, schedule="static", num_threads=num_threads):
-                _pool_indices_plane(z, y, idx, nc // C, nc % C, R, S, u, v, pt, pl, dh, dw)
+            for nc in prange(N * C, schedule="static", num_threads=threads):
+                _pool_indices_plane(z, y, idx, nc // C, nc % C, R, S, u, v, pt, pl, dh, dw,
+                                    &scratch[omp_get_thread_num(), 0])
         else:
-            for nc in prange(N * C, schedule="static", num_threads=num_threads):
+            for nc in prange(N * C, schedule="static", num_threads=threads):
                 _pool_plane(z, y, nc // C, nc % C, R, S, u, v, pt, pl, dh, dw)
 
 
