@@ -78,12 +78,12 @@ CNNP_INLINE float cnnp_float(uint32_t u) { float x; memcpy(&x, &u, sizeof x); re
 
 CNNP_INLINE double cnnp_abs_d(double x) { return cnnp_double(cnnp_bits_d(x) & 0x7fffffffffffffffULL); }
 CNNP_INLINE float cnnp_abs_f(float x) { return cnnp_float(cnnp_bits_f(x) & 0x7fffffffU); }
-/* |m| with the sign of x (m >= 0 here) */
+/* |m| with the sign of x: copysign, in bit operations that vectorise */
 CNNP_INLINE double cnnp_with_sign_d(double m, double x) {
-    return cnnp_double(cnnp_bits_d(m) | (cnnp_bits_d(x) & 0x8000000000000000ULL));
+    return cnnp_double((cnnp_bits_d(m) & 0x7fffffffffffffffULL) | (cnnp_bits_d(x) & 0x8000000000000000ULL));
 }
 CNNP_INLINE float cnnp_with_sign_f(float m, float x) {
-    return cnnp_float(cnnp_bits_f(m) | (cnnp_bits_f(x) & 0x80000000U));
+    return cnnp_float((cnnp_bits_f(m) & 0x7fffffffU) | (cnnp_bits_f(x) & 0x80000000U));
 }
 
 /* ---------------------------------------------------------------- double */
