@@ -152,7 +152,7 @@ def ulp_inputs(rng, dtype, size=4096):
         return x.astype(dtype)
 
 
-@check("activation_fast_ulp", "(15) (16)",
+@check("activation_fast_ulp", "(15), (16)",
        "fast sigmoid/tanh/elu/softplus and their deltas within their stated ulp bounds (edges, NaN, inf)",
        cases=ULP_CASES, quick_cases=ULP_CASES, paths=("fast",))
 def activation_fast_ulp(case, dtype, rng):
