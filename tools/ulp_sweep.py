@@ -52,7 +52,8 @@ def main():
                             got = cnnprop.activation_backward(d, z, name, algorithm="fast")
                         err = ulp_error(got, reference(name, direction, z, d), dtype)
                         if np.isnan(err).any():
-                            raise SystemExit(f"NaN mismatch: {name} {direction} {dtype} {isa} at {z[np.isnan(err)][:5]}")
+                            bad = z[np.isnan(err)][:5]
+                            raise SystemExit(f"NaN mismatch: {name} {direction} {dtype} {isa} at {bad}")
                         i = int(np.argmax(err))
                         if err[i] > worst:
                             worst, at = float(err[i]), z[i]
