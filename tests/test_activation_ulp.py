@@ -168,3 +168,21 @@ def test_isa_selection():
     assert best == ISAS[-1]
     with pytest.raises(ValueError):
         activation_fast.select_isa("avx512")
+
+
+@pytest.mark.parametrize("value, expected", [("generic", "generic"), ("auto", ISAS[-1]), ("", ISAS[-1]),
+                                             ("avx512", ISAS[-1])])
+def test_environment_pins_the_instruction_set(value, expected):
+    """CNNPROP_VMATH is read at import: run in a fresh interpreter."""
+    import os
+    import subprocess
+    import sys
+
+    code = "import cnnprop._kernels.activation_fast as a, warnings; print(a.isa())"
+    env = dict(os.environ, CNNPROP_VMATH=value)
+    src = os.path.dirname(os.path.dirname(cnnprop.__file__))
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == expected
+    assert ("ignored" in out.stderr) == (value == "avx512")

@@ -16,6 +16,9 @@ cnnprop.verify (check activation_fast_ulp).
 
 The codes are those of activation_direct.CODES; NaN propagates as there.
 """
+import os
+import warnings
+
 from cython cimport floating
 from cython.parallel cimport prange
 
@@ -48,7 +51,21 @@ cdef int SOFTPLUS = CODES["softplus"]
 # The loops of _vmath.h that run: "avx2" (AVX2+FMA) where the CPU has both,
 # else "generic" (what the build's flags vectorise for, SSE2 on x86_64).
 ISAS = ("generic", "avx2")
-_current = ISAS[cnnp_vmath_select(-1)]
+
+
+def _initial_choice():
+    # CNNPROP_VMATH=generic pins the generic loops, for results that do not
+    # depend on the CPU (the AVX2 copy contracts a*b + c into FMAs)
+    wanted = os.environ.get("CNNPROP_VMATH", "").strip().lower()
+    if wanted in ("", "auto", "best"):
+        return -1
+    if wanted not in ISAS:
+        warnings.warn(f"CNNPROP_VMATH={wanted!r} is not one of {ISAS} or 'auto': ignored", RuntimeWarning)
+        return -1
+    return ISAS.index(wanted)
+
+
+_current = ISAS[cnnp_vmath_select(_initial_choice())]
 
 
 def isa():
@@ -58,6 +75,9 @@ def isa():
 
 def select_isa(name=None):
     """Run the transcendental loops for ``name`` ("generic", "avx2"; None: the best).
+
+    At import the choice is the best, or what the environment variable
+    ``CNNPROP_VMATH`` names ("generic", "avx2", "auto").
 
     For tests and benchmarks: "avx2" on a CPU without it falls back to
     "generic". Not thread-safe: call it while no kernel runs. Returns the
