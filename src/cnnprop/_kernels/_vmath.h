@@ -62,11 +62,14 @@
 #  define CNNP_POP_OPTIONS 1
 #endif
 
-/* Run-time choice of an AVX2+FMA copy of the loops: GCC and Clang on x86. */
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#  define CNNP_VMATH_X86 1
-#else
-#  define CNNP_VMATH_X86 0
+/* Run-time choice of an AVX2+FMA copy of the loops: GCC and Clang on x86
+ * (define CNNP_VMATH_X86=0 to build the generic loops only). */
+#ifndef CNNP_VMATH_X86
+#  if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#    define CNNP_VMATH_X86 1
+#  else
+#    define CNNP_VMATH_X86 0
+#  endif
 #endif
 
 /* Bit casts through memcpy: defined behaviour, and compilers turn them into
