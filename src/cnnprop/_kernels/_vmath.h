@@ -125,6 +125,31 @@ CNNP_INLINE double cnnp_exp_neg_d(double y) {
     return ((1.0 + p) * scale) * 5.421010862427522e-20;           /* * 2^-64 */
 }
 
+/* exp(y) for y <= 0 (or NaN) for the backward passes, which multiply it by
+ * delta: *e = exp(y) rounded, and *t = exp(y) 2^1084, valid (a normal
+ * number) for -1460 <= y < -709, where e is subnormal or 0 but delta * e
+ * may be a normal number: delta * t 2^-1084 rounds once. delta * t stays
+ * finite for |delta| < 2^963. Below -1460, delta * exp(y) < 2^-1076 for
+ * such delta, so the clamp there is exact. Both scales come from the same
+ * polynomial. */
+/* v 2^-1084, in two steps, exact then rounded once (2^-1084 is below the range) */
+#define CNNP_UNSCALE_d(v) (((v) * 6.946121092140867e-164) * 6.946121092140867e-164)
+
+CNNP_INLINE void cnnp_exp_neg_split_d(double y, double *e, double *t) {
+    double kd, n, r, p, big, tiny;
+    y = y < -1460.0 ? -1460.0 : y;
+    kd = y * CNNP_INVLN2_D + CNNP_SHIFT_D;
+    n = kd - CNNP_SHIFT_D;
+    r = (y - n * CNNP_LN2HI_D) - n * CNNP_LN2LO_D;
+    p = 1.0 + cnnp_expm1_r_d(r);
+    /* 2^(n+64) is garbage below y = -752 and 2^(n+1084) above -42: each
+     * is used only where it is valid */
+    big = ((p * cnnp_double((cnnp_bits_d(kd) + (1023 + 64)) << 52)) * 5.421010862427522e-20);
+    tiny = p * cnnp_double((cnnp_bits_d(kd) + (1023 + 1084)) << 52);
+    *t = tiny;
+    *e = y < -709.0 ? CNNP_UNSCALE_d(tiny) : big;
+}
+
 /* expm1(y) for y <= 0 (or NaN). Below -100 it rounds to -1; the clamp keeps
  * 2^n normal. */
 CNNP_INLINE double cnnp_expm1_neg_d(double y) {
@@ -186,6 +211,25 @@ CNNP_INLINE float cnnp_exp_neg_f(float y) {
     return ((1.0f + p) * scale) * 2.3283064365386963e-10f;        /* * 2^-32 */
 }
 
+/* As cnnp_exp_neg_split_d: *t = exp(y) 2^156, normal for -195 <= y < -88
+ * (where e is subnormal); delta * t finite for |delta| < 2^98; the clamp at
+ * -195 exact for such delta (delta * exp(y) < 2^-151). */
+/* v 2^-156, in two steps (2^-156 is below float's range) */
+#define CNNP_UNSCALE_f(v) (((v) * 3.308722450212111e-24f) * 3.308722450212111e-24f)
+
+CNNP_INLINE void cnnp_exp_neg_split_f(float y, float *e, float *t) {
+    float kd, n, r, p, big, tiny;
+    y = y < -195.0f ? -195.0f : y;
+    kd = y * CNNP_INVLN2_F + CNNP_SHIFT_F;
+    n = kd - CNNP_SHIFT_F;
+    r = (y - n * CNNP_LN2HI_F) - n * CNNP_LN2LO_F;
+    p = 1.0f + cnnp_expm1_r_f(r);
+    big = (p * cnnp_float((cnnp_bits_f(kd) + (127 + 32)) << 23)) * 2.3283064365386963e-10f;
+    tiny = p * cnnp_float((cnnp_bits_f(kd) + (127 + 156)) << 23);
+    *t = tiny;
+    *e = y < -88.0f ? CNNP_UNSCALE_f(tiny) : big;
+}
+
 /* expm1(y) for y <= 0 (or NaN): -1 below -40. */
 CNNP_INLINE float cnnp_expm1_neg_f(float y) {
     float kd, n, r, p, scale;
@@ -219,7 +263,7 @@ CNNP_INLINE float cnnp_log1p_unit_f(float y) {
  * a branch (which it refuses to do while FP exceptions are exact) and turns
  * the select into a blend. */
 
-#define CNNP_ACTIVATIONS(T, S, ONE, TWO, FOUR)                                          \
+#define CNNP_ACTIVATIONS(T, S, ONE, TWO, FOUR, SMALL)                                          \
 CNNP_INLINE T cnnp_sigmoid_##S(T x, T a) {                                              \
     /* 1/(1+e) for x >= 0, e/(1+e) otherwise, e = exp(-|x|) <= 1: no overflow */        \
     T e = cnnp_exp_neg_##S(-cnnp_abs_##S(x));                                           \
@@ -247,31 +291,40 @@ CNNP_INLINE T cnnp_softplus_##S(T x, T a) {                                     
     return p + l;                                                                       \
 }                                                                                       \
 CNNP_INLINE T cnnp_sigmoid_grad_##S(T d, T x, T a) {                                    \
-    /* s (1 - s) = e / (1 + e)^2, e = exp(-|x|): no cancellation in the tails */        \
-    T e = cnnp_exp_neg_##S(-cnnp_abs_##S(x));                                           \
-    T q = ONE + e;                                                                      \
+    /* s (1 - s) = e / (1 + e)^2, e = exp(-|x|): no cancellation in the tails; */        \
+    /* where e is subnormal, delta * e from e 2^OFF, rounded once */                     \
+    T y = -cnnp_abs_##S(x), e, t, q;                                                    \
+    cnnp_exp_neg_split_##S(y, &e, &t);                                                  \
+    q = ONE + e;                                                                        \
     (void)a;                                                                            \
-    return d * (e / (q * q));                                                           \
+    return y < SMALL ? CNNP_UNSCALE_##S(d * t) : d * (e / (q * q));                           \
 }                                                                                       \
 CNNP_INLINE T cnnp_tanh_grad_##S(T d, T x, T a) {                                       \
     /* 1 - tanh^2 = 4 e / (1 + e)^2, e = exp(-2|x|) */                                  \
-    T e = cnnp_exp_neg_##S(-TWO * cnnp_abs_##S(x));                                     \
-    T q = ONE + e;                                                                      \
+    T y = -TWO * cnnp_abs_##S(x), e, t, q;                                              \
+    cnnp_exp_neg_split_##S(y, &e, &t);                                                  \
+    q = ONE + e;                                                                        \
     (void)a;                                                                            \
-    return d * (FOUR * e / (q * q));                                                    \
+    return y < SMALL ? CNNP_UNSCALE_##S(d * (FOUR * t)) : d * (FOUR * e / (q * q));           \
 }                                                                                       \
 CNNP_INLINE T cnnp_elu_grad_##S(T d, T x, T a) {                                        \
     /* 1 for x > 0, a exp(x) otherwise (phi'(0) = a); NaN -> exp(NaN) = NaN */          \
-    T y = x > 0 ? 0 : x;                                                                \
-    T g = d * (a * cnnp_exp_neg_##S(y));                                                \
+    T y = x > 0 ? 0 : x, e, t, g;                                                       \
+    cnnp_exp_neg_split_##S(y, &e, &t);                                                  \
+    g = y < SMALL ? CNNP_UNSCALE_##S(d * (a * t)) : d * (a * e);                              \
     return x > 0 ? d : g;                                                               \
 }                                                                                       \
 CNNP_INLINE T cnnp_softplus_grad_##S(T d, T x, T a) {                                   \
-    return d * cnnp_sigmoid_##S(x, a);                                                  \
+    /* delta sigmoid(x): (x >= 0 ? 1 : e) / (1 + e), e = exp(-|x|) */                   \
+    T y = -cnnp_abs_##S(x), e, t, num;                                                  \
+    cnnp_exp_neg_split_##S(y, &e, &t);                                                  \
+    num = x >= 0 ? ONE : e;                                                             \
+    (void)a;                                                                            \
+    return (y < SMALL && x < 0) ? CNNP_UNSCALE_##S(d * t) : d * (num / (ONE + e));            \
 }
 
-CNNP_ACTIVATIONS(double, d, 1.0, 2.0, 4.0)
-CNNP_ACTIVATIONS(float, f, 1.0f, 2.0f, 4.0f)
+CNNP_ACTIVATIONS(double, d, 1.0, 2.0, 4.0, -709.0)
+CNNP_ACTIVATIONS(float, f, 1.0f, 2.0f, 4.0f, -88.0f)
 
 /* ------------------------------------------------------------------ loops */
 
