@@ -10,6 +10,9 @@ magnitudes from 1e-40 to 800, and the edges; both the generic and the
 AVX2+FMA loops), ``tools/ulp_sweep.py``, rounded up with a margin of at
 least 1 ulp; docs/performance.md gives the measured values.
 
+The backward bounds hold for ``|delta| < 2^98`` (float32) and ``2^963``
+(float64): see the subnormal tails in docs/performance.md.
+
 One ulp of a value ``v`` here is ``numpy.spacing`` of ``|v|`` rounded to the
 data type (the gap to the next representable number away from zero), and
 never less than the smallest subnormal, so an error next to 0 or in the
