@@ -165,6 +165,11 @@ def test_independent_of_threads_and_of_position(dtype, isa):
                 np.testing.assert_array_equal(_run(name, direction, z[shift:], delta[shift:]), base[shift:])
             for k in range(1, 9):     # arrays shorter than a vector: all scalar code
                 np.testing.assert_array_equal(_run(name, direction, z[:k].copy(), delta[:k].copy()), base[:k])
+            # one argument in the far tail switches its chunk's backward loop
+            # to the one with the scaled exp: the other results stay the same
+            far = z.copy()
+            far[5] = -1000.0
+            np.testing.assert_array_equal(np.delete(_run(name, direction, far, delta), 5), np.delete(base, 5))
 
 
 def test_isa_selection():
