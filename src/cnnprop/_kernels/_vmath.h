@@ -30,7 +30,11 @@
  * expm1 to -1), so -inf and huge |x| give the exact limits; a clamp is a
  * comparison that is false for NaN, so NaN passes through the arithmetic and
  * comes out NaN (its payload is not preserved). -0.0 stays -0.0 where the
- * function is odd (tanh) and the literal kernels keep it.
+ * function is odd (tanh) and the literal kernels keep it. The backward
+ * passes multiply exp by delta: where exp is subnormal they use a copy
+ * scaled by 2^1084 (2^156 in float) and round the product once
+ * (cnnp_exp_neg_split_*), in a loop chosen per chunk only when an argument
+ * reaches that tail.
  */
 #ifndef CNNPROP_VMATH_H
 #define CNNPROP_VMATH_H
