@@ -185,6 +185,8 @@ def _extensions():
             f"cnnprop._kernels.{pyx.stem}",
             [str(pyx.relative_to(HERE))],
             define_macros=list(macros),
+            # C helpers included by the kernels (cdef extern from "_vmath.h")
+            include_dirs=[str(KERNELS.relative_to(HERE))],
             extra_compile_args=list(compile_args),
         )
         for pyx in sources

@@ -7,9 +7,12 @@ import cnnprop
 from _helpers import random, unit_roundoff
 from conftest import DTYPES
 
-# float32 libm (expf, tanhf, log1pf, expm1f) is within 2 ulp; the fast path's
-# compositions (1/(1+e), 1 - t*t, ...) add a few roundings in float32
-FAST_FLOAT32_ULPS = 8
+from cnnprop.verify.ulp import FAST_ULPS
+
+# The fast path's polynomial kernels are within FAST_ULPS ulp (at most 6, see
+# test_activation_ulp.py); an ulp is up to 2 u relative to the value; 8 more
+# u for the float64 libm of the literal kernels where they are the reference
+FAST_UNITS = 2 * max(FAST_ULPS.values()) + 8
 
 
 # Independent float64 formulas (numpy / scipy), evaluated directly.
@@ -55,7 +58,7 @@ def test_forward_matches_numpy(rng, name, dtype, algorithm):
     # literal: evaluated in float64 (libm and the reference: a few ulp each)
     # and rounded once; fast float32: float32 libm. Relative to |phi|
     # everywhere, also near 0 and in the tails.
-    ulps = FAST_FLOAT32_ULPS if (algorithm == "fast" and dtype == np.float32) else 1
+    ulps = FAST_UNITS if algorithm == "fast" else 1
     tol = (ulps * unit_roundoff(dtype) + 16 * 2.0 ** -53) * np.abs(expected)
     assert np.all(np.abs(out - expected) <= tol)
 
@@ -90,8 +93,8 @@ def test_float32_backward_is_the_rounded_float64_result(rng, name, dtype, algori
     delta = random(rng, (50,), np.float64)
     exact = cnnprop.activation_backward(delta, z, name, **_kw(name), algorithm="direct")
     got = cnnprop.activation_backward(delta.astype(dtype), z.astype(dtype), name, **_kw(name))
-    # the literal kernel rounds the float64 value once; the fast one works in float32
-    ulps = FAST_FLOAT32_ULPS if (algorithm == "fast" and dtype == np.float32) else 1
+    # the literal kernel rounds the float64 value once; the fast one works in the data type
+    ulps = FAST_UNITS if algorithm == "fast" else 1
     assert np.all(np.abs(got - exact) <= ulps * unit_roundoff(dtype) * np.abs(exact))
 
 
@@ -171,5 +174,5 @@ def test_derivatives_stay_accurate_in_the_tails(name, dtype, algorithm):
     z = np.array([-40.0, -30.0, -20.0, -15.0, -8.0, -3.0, 0.5, 3.0, 8.0, 15.0, 20.0, 30.0, 40.0], dtype)
     got = cnnprop.activation_backward(np.ones_like(z), z, name)
     exact = np.array([_exact_derivative(name, x) for x in z])
-    ulps = FAST_FLOAT32_ULPS if (algorithm == "fast" and dtype == np.float32) else 8
+    ulps = FAST_UNITS if algorithm == "fast" else 8
     assert np.all(np.abs(got - exact) <= ulps * unit_roundoff(dtype) * exact)

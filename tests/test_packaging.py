@@ -52,7 +52,7 @@ def test_the_sdist_holds_every_kernel_source(tmp_path):
     with tarfile.open(sdist) as tar:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
     kernels = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "src/cnnprop/_kernels").iterdir()
-                     if p.suffix in (".pyx", ".pxd"))
+                     if p.suffix in (".pyx", ".pxd", ".h"))
     python = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "src/cnnprop").rglob("*.py"))
     assert kernels and set(kernels) <= names, sorted(set(kernels) - names)
     assert set(python) <= names, sorted(set(python) - names)

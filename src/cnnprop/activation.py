@@ -27,6 +27,17 @@ __all__ = ["ACTIVATIONS", "activation_forward", "activation_backward"]
 # The activations that take a parameter: name -> (parameter name, default).
 _PARAMETERS = {"leaky_relu": ("negative_slope", 0.01), "elu": ("alpha", 1.0)}
 
+# Work units an element costs, for the automatic thread count (the units of
+# _threads.MIN_WORK_PER_THREAD, calibrated on multiply-adds of ~0.1-0.2 ns).
+# Measured on one thread, fast path, 3.2M elements (docs/performance.md):
+# relu/identity/leaky_relu run at memory speed, ~0.6 ns (float32) to 1.4 ns
+# (float64) an element; the polynomial exp/log1p loops take 1.5x to 3.5x
+# that with AVX2 and 5x to 8x on the generic loops. So the cheap loops count
+# 8 (two threads from 131072 elements, ~75 us of float32 relu) and the
+# transcendental ones twice that (two threads from 65536 elements, 60 to
+# 250 us on one thread).
+_WORK_PER_ELEMENT = {"sigmoid": 16, "tanh": 16, "elu": 16, "softplus": 16}
+
 #: Names accepted by :func:`activation_forward` and :func:`activation_backward`.
 ACTIVATIONS = tuple(activation_direct.CODES)
 
@@ -66,8 +77,10 @@ def activation_forward(z, name, *, negative_slope=None, alpha=None, algorithm="a
         Scale of ``elu`` for ``x <= 0``; default 1.0.
     algorithm : {"auto", "direct", "fast"}
         ``"direct"``: the literal kernel, evaluated in float64 and rounded
-        once (the reference path). ``"fast"``: one loop per activation in the
-        data type (float32 libm for float32 data). ``"auto"`` (default): the
+        once (the reference path). ``"fast"``: one vectorised loop per
+        activation in the data type; sigmoid, tanh, elu and softplus use
+        polynomial exp/expm1/log1p, within a few ulp
+        (``cnnprop.verify.ulp.FAST_ULPS``). ``"auto"`` (default): the
         choice of :func:`use_algorithm`, else ``"fast"``.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
@@ -88,6 +101,11 @@ def activation_forward(z, name, *, negative_slope=None, alpha=None, algorithm="a
     -----
     The literal kernel evaluates in float64 and rounds once; sigmoid and
     softplus use forms that never overflow on both paths. NaN propagates.
+    On the fast path sigmoid, tanh, elu and softplus are within 4 ulp of the
+    exact value (elu 3), saturate to the exact limits (0, 1, -1, -alpha) and
+    keep tanh's signed zeros; a NaN comes out as NaN, not necessarily with
+    its payload. Their last bits depend on the CPU (AVX2+FMA loops where it
+    has them, generic ones elsewhere), never on the thread count.
 
     Examples
     --------
@@ -100,7 +118,7 @@ def activation_forward(z, name, *, negative_slope=None, alpha=None, algorithm="a
     code, param = _resolve(name, negative_slope, alpha)
     z = check.float_array(z, "z", allow_empty=True)
     kernels = activation_fast if resolve(algorithm, z.size, 0) == "fast" else activation_direct
-    threads = resolve_num_threads(num_threads, work=8 * z.size)
+    threads = resolve_num_threads(num_threads, work=_WORK_PER_ELEMENT.get(name, 8) * z.size)
     out = np.empty_like(z)
     kernels.activation_forward(z.reshape(-1), out.reshape(-1), code, param, threads)
     return out
@@ -122,8 +140,10 @@ def activation_backward(delta, z, name, *, negative_slope=None, alpha=None, algo
         As in :func:`activation_forward`.
     algorithm : {"auto", "direct", "fast"}
         ``"direct"``: the literal kernel, evaluated in float64 and rounded
-        once (the reference path). ``"fast"``: one loop per activation in the
-        data type (float32 libm for float32 data). ``"auto"`` (default): the
+        once (the reference path). ``"fast"``: one vectorised loop per
+        activation in the data type; sigmoid, tanh, elu and softplus use
+        polynomial exp/expm1/log1p, within a few ulp
+        (``cnnprop.verify.ulp.FAST_ULPS``). ``"auto"`` (default): the
         choice of :func:`use_algorithm`, else ``"fast"``.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
@@ -143,7 +163,9 @@ def activation_backward(delta, z, name, *, negative_slope=None, alpha=None, algo
     Notes
     -----
     At a kink the derivative takes the value in the module table (relu:
-    ``phi'(0) = 0``). ``phi'(NaN)`` is NaN.
+    ``phi'(0) = 0``). ``phi'(NaN)`` is NaN. On the fast path the
+    transcendental derivatives are within 6 ulp of ``delta * phi'(z)``
+    (elu 3, softplus 5) and vanish exactly in the tails.
 
     Examples
     --------
@@ -158,7 +180,7 @@ def activation_backward(delta, z, name, *, negative_slope=None, alpha=None, algo
     check.same_dtype(z=z, delta=delta)
     check.check_shape(delta, "delta", z.shape, "the shape of z")
     kernels = activation_fast if resolve(algorithm, z.size, 0) == "fast" else activation_direct
-    threads = resolve_num_threads(num_threads, work=8 * z.size)
+    threads = resolve_num_threads(num_threads, work=_WORK_PER_ELEMENT.get(name, 8) * z.size)
     out = np.empty_like(z)
     kernels.activation_backward(delta.reshape(-1), z.reshape(-1), out.reshape(-1), code, param, threads)
     return out

@@ -4,56 +4,93 @@ Design
 ------
 The literal kernels evaluate every element in float64 through one switch
 over the activation. Here each activation has its own loop (the switch is
-taken once per call), evaluated in the data type (float32 data through the
-float32 libm functions), and the backward pass fuses delta * phi'(z) in the
-same loop. The loops without transcendental functions (identity, relu,
-leaky_relu) vectorise and run at memory speed.
+taken once per call, and once more per chunk), evaluated in the data type,
+and the backward pass fuses delta * phi'(z) in the same loop. The loops
+without transcendental functions (identity, relu, leaky_relu) are written
+here and vectorise. Those with exp, expm1 or log1p (sigmoid, tanh, elu,
+softplus, both directions) are the loops of _vmath.h: polynomial
+approximations with no libm call, which the C compiler vectorises, with an
+AVX2+FMA copy chosen at run time where the CPU has it (see isa()). Their
+ulp bounds are stated in docs/performance.md and checked by
+cnnprop.verify (check activation_fast_ulp).
 
 The codes are those of activation_direct.CODES; NaN propagates as there.
 """
+import os
+import warnings
+
 from cython cimport floating
 from cython.parallel cimport prange
-from libc.math cimport exp, expf, expm1, expm1f, fabs, log1p, log1pf, tanh, tanhf
 
 from .activation_direct import CODES
+
+cdef extern from "_vmath.h" nogil:
+    int cnnp_vmath_select(int want)
+    int cnnp_vmath_avx2_available()
+    void cnnp_sigmoid_forward_f(const float* z, float* out, Py_ssize_t n, float a)
+    void cnnp_sigmoid_forward_d(const double* z, double* out, Py_ssize_t n, double a)
+    void cnnp_tanh_forward_f(const float* z, float* out, Py_ssize_t n, float a)
+    void cnnp_tanh_forward_d(const double* z, double* out, Py_ssize_t n, double a)
+    void cnnp_elu_forward_f(const float* z, float* out, Py_ssize_t n, float a)
+    void cnnp_elu_forward_d(const double* z, double* out, Py_ssize_t n, double a)
+    void cnnp_softplus_forward_f(const float* z, float* out, Py_ssize_t n, float a)
+    void cnnp_softplus_forward_d(const double* z, double* out, Py_ssize_t n, double a)
+    void cnnp_sigmoid_backward_f(const float* d, const float* z, float* out, Py_ssize_t n, float a)
+    void cnnp_sigmoid_backward_d(const double* d, const double* z, double* out, Py_ssize_t n, double a)
+    void cnnp_tanh_backward_f(const float* d, const float* z, float* out, Py_ssize_t n, float a)
+    void cnnp_tanh_backward_d(const double* d, const double* z, double* out, Py_ssize_t n, double a)
+    void cnnp_elu_backward_f(const float* d, const float* z, float* out, Py_ssize_t n, float a)
+    void cnnp_elu_backward_d(const double* d, const double* z, double* out, Py_ssize_t n, double a)
+    void cnnp_softplus_backward_f(const float* d, const float* z, float* out, Py_ssize_t n, float a)
+    void cnnp_softplus_backward_d(const double* d, const double* z, double* out, Py_ssize_t n, double a)
 
 cdef int IDENTITY = CODES["identity"], RELU = CODES["relu"], LEAKY_RELU = CODES["leaky_relu"]
 cdef int SIGMOID = CODES["sigmoid"], TANH = CODES["tanh"], ELU = CODES["elu"]
 cdef int SOFTPLUS = CODES["softplus"]
 
-
-cdef inline floating _exp(floating x) noexcept nogil:
-    if floating is float:
-        return expf(x)
-    else:
-        return exp(x)
+# The loops of _vmath.h that run: "avx2" (AVX2+FMA) where the CPU has both,
+# else "generic" (what the build's flags vectorise for, SSE2 on x86_64).
+ISAS = ("generic", "avx2")
 
 
-cdef inline floating _expm1(floating x) noexcept nogil:
-    if floating is float:
-        return expm1f(x)
-    else:
-        return expm1(x)
+def _initial_choice():
+    # CNNPROP_VMATH=generic pins the generic loops, for results that do not
+    # depend on the CPU (the AVX2 copy contracts a*b + c into FMAs)
+    wanted = os.environ.get("CNNPROP_VMATH", "").strip().lower()
+    if wanted in ("", "auto", "best"):
+        return -1
+    if wanted not in ISAS:
+        warnings.warn(f"CNNPROP_VMATH={wanted!r} is not one of {ISAS} or 'auto': ignored", RuntimeWarning)
+        return -1
+    return ISAS.index(wanted)
 
 
-cdef inline floating _log1p(floating x) noexcept nogil:
-    if floating is float:
-        return log1pf(x)
-    else:
-        return log1p(x)
+_current = ISAS[cnnp_vmath_select(_initial_choice())]
 
 
-cdef inline floating _tanh(floating x) noexcept nogil:
-    if floating is float:
-        return tanhf(x)
-    else:
-        return tanh(x)
+def isa():
+    """Instruction set of the transcendental loops in use: "generic" or "avx2"."""
+    return _current
 
 
-cdef inline floating _sigmoid(floating x) noexcept nogil:
-    # both branches never overflow: e = exp(-|x|) <= 1
-    cdef floating e = _exp(-fabs(x))
-    return 1 / (1 + e) if x >= 0 else e / (1 + e)
+def select_isa(name=None):
+    """Run the transcendental loops for ``name`` ("generic", "avx2"; None: the best).
+
+    At import the choice is the best, or what the environment variable
+    ``CNNPROP_VMATH`` names ("generic", "avx2", "auto").
+
+    For tests and benchmarks: "avx2" on a CPU without it falls back to
+    "generic". Not thread-safe: call it while no kernel runs. Returns the
+    instruction set now in use.
+    """
+    global _current
+    _current = ISAS[cnnp_vmath_select(-1 if name is None else ISAS.index(name))]
+    return _current
+
+
+def avx2_available():
+    """Whether this CPU and build can run the AVX2+FMA loops."""
+    return bool(cnnp_vmath_avx2_available())
 
 
 cdef void _forward_chunk(const floating* z, floating* out, Py_ssize_t n, int code,
@@ -82,19 +119,25 @@ cdef void _forward_chunk(const floating* z, floating* out, Py_ssize_t n, int cod
             keep = positive or nan
             out[i] = (x if keep else 0) + a * (x if negative else 0)
     elif code == SIGMOID:
-        for i in range(n):
-            out[i] = _sigmoid(z[i])
+        if floating is float:
+            cnnp_sigmoid_forward_f(z, out, n, a)
+        else:
+            cnnp_sigmoid_forward_d(z, out, n, a)
     elif code == TANH:
-        for i in range(n):
-            out[i] = _tanh(z[i])
+        if floating is float:
+            cnnp_tanh_forward_f(z, out, n, a)
+        else:
+            cnnp_tanh_forward_d(z, out, n, a)
     elif code == ELU:
-        for i in range(n):
-            x = z[i]
-            out[i] = a * _expm1(x) if x <= 0 else x
+        if floating is float:
+            cnnp_elu_forward_f(z, out, n, a)
+        else:
+            cnnp_elu_forward_d(z, out, n, a)
     elif code == SOFTPLUS:
-        for i in range(n):
-            x = z[i]
-            out[i] = (x if x > 0 else 0) + _log1p(_exp(-fabs(x)))
+        if floating is float:
+            cnnp_softplus_forward_f(z, out, n, a)
+        else:
+            cnnp_softplus_forward_d(z, out, n, a)
     else:
         for i in range(n):
             out[i] = z[i]
@@ -122,26 +165,25 @@ cdef void _backward_chunk(const floating* delta, const floating* z, floating* ou
             t = 1 if positive else a            # phi'(0) = a
             out[i] = delta[i] * (x if nan else t)
     elif code == SIGMOID:
-        # s (1 - s) = e / (1 + e)^2, e = exp(-|x|): no cancellation in the tails
-        for i in range(n):
-            t = _exp(-fabs(z[i]))
-            out[i] = delta[i] * (t / ((1 + t) * (1 + t)))
+        if floating is float:
+            cnnp_sigmoid_backward_f(delta, z, out, n, a)
+        else:
+            cnnp_sigmoid_backward_d(delta, z, out, n, a)
     elif code == TANH:
-        # 1 - tanh^2 = 4 e / (1 + e)^2, e = exp(-2|x|): 1 - t*t would cancel
-        for i in range(n):
-            t = _exp(-2 * fabs(z[i]))
-            out[i] = delta[i] * (4 * t / ((1 + t) * (1 + t)))
+        if floating is float:
+            cnnp_tanh_backward_f(delta, z, out, n, a)
+        else:
+            cnnp_tanh_backward_d(delta, z, out, n, a)
     elif code == ELU:
-        for i in range(n):
-            x = z[i]
-            d = delta[i]
-            t = d * (a * _exp(x))
-            positive = x > 0
-            nan = x != x
-            out[i] = x if nan else (d if positive else t)
+        if floating is float:
+            cnnp_elu_backward_f(delta, z, out, n, a)
+        else:
+            cnnp_elu_backward_d(delta, z, out, n, a)
     elif code == SOFTPLUS:
-        for i in range(n):
-            out[i] = delta[i] * _sigmoid(z[i])
+        if floating is float:
+            cnnp_softplus_backward_f(delta, z, out, n, a)
+        else:
+            cnnp_softplus_backward_d(delta, z, out, n, a)
     else:
         for i in range(n):
             x = z[i]
