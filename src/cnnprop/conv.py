@@ -20,7 +20,7 @@ elements a plane.
 """
 import numpy as np
 
-from . import _depthwise, _validate as check
+from . import _conv_planes, _validate as check
 from ._blas_threads import controller as blas_threads
 from ._algorithm import resolve
 from ._gemm_plan import AUTO_GEMM_WORK, fits_blas, plan_conv
@@ -156,9 +156,9 @@ def _scratch(threads, size, dtype):
 # for BLAS: measured on mobilenet_dw (N=8, C=K=128, 56x56, 3x3, float32, 2
 # threads) the literal kernels take 0.09 s forward and 0.16 s for the kernel
 # gradient against 0.18 s and 0.26 s on the GEMM path, so "auto" keeps them
-# literal there, unless the fast path's depthwise route (_depthwise.py) takes them.
-def _auto_min_work(groups, f_channels, C, K):
-    if _depthwise.applies(C, K, groups, f_channels):
+# literal there, unless the fast path's plane route (_conv_planes.py) takes them.
+def _auto_min_work(groups, f_channels, C, K, plane_route=_conv_planes.applies):
+    if plane_route(C, K, groups, f_channels):
         return AUTO_GEMM_WORK
     return float("inf") if groups > 1 and f_channels == 1 else AUTO_GEMM_WORK
 
@@ -177,9 +177,9 @@ def _forward_core(z, f, b, g, groups, algorithm, num_threads):
         scratch = np.empty((threads, g.P * g.Q))     # one float64 accumulator plane a thread
         conv_direct.conv2d_forward(z, f, b, out, scratch, g.u, g.v, g.dh, g.dw, g.pt, g.pl, groups)
         return out
-    if _depthwise.applies(C, K, groups, f.shape[1]):
-        return _depthwise.forward(z, f, b, out, g, min(resolve_num_threads(num_threads, work=work),
-                                                       N * K))
+    if _conv_planes.applies(C, K, groups, f.shape[1]):
+        return _conv_planes.forward(z, f, b, out, g, groups,
+                                    min(resolve_num_threads(num_threads, work=work), N * groups))
     plan, threads = _gemm_setup(N, C, K, g, groups, dtype, num_threads, work, lambda p: len(p.blocks))
     multi = bool(np.any(plan.blocks[:, 1] - plan.blocks[:, 0] > 1))
     cols = _scratch(threads, 0 if plan.direct_cols else plan.chunk_rows * plan.max_cols, dtype)
@@ -205,10 +205,11 @@ def _input_core(delta, f, shape, g, groups, algorithm, num_threads):
         conv_direct.conv2d_backward_input(delta, f, dz, g.u, g.v, g.dh, g.dw, g.pt, g.pl, groups,
                                           threads)
         return dz
-    # the depthwise route multiplies the stride's zeros too: finite kernels only
-    if _depthwise.applies(C, K, groups, f.shape[1]) and np.isfinite(f).all():
-        return _depthwise.backward_input(delta, f, dz, g, min(resolve_num_threads(num_threads,
-                                                                                  work=work), N * C))
+    # the plane route multiplies the stride's zeros too: finite kernels only
+    if _conv_planes.applies(C, K, groups, f.shape[1]) and np.isfinite(f).all():
+        return _conv_planes.backward_input(delta, f, dz, g, groups,
+                                           min(resolve_num_threads(num_threads, work=work),
+                                               N * groups))
     plan, threads = _gemm_setup(N, C, K, g, groups, dtype, num_threads, work,
                                 lambda p: len(p.groups) * len(p.channels))
     rows = int(np.max(plan.channels[:, 1] - plan.channels[:, 0])) * g.R * g.S
@@ -232,16 +233,17 @@ def _filter_core(delta, z, g, groups, divisor, algorithm, num_threads):
         return df
     work = delta.size * Cg * g.R * g.S
     fits = fits_blas(K, C * g.R * g.S, N * g.P * g.Q, H * W)
-    if resolve(algorithm, work, _auto_min_work(groups, Cg, C, K), fits) == "direct":
+    if resolve(algorithm, work, _auto_min_work(groups, Cg, C, K, _conv_planes.applies_filter),
+               fits) == "direct":
         threads = resolve_num_threads(num_threads, work=work)
         nonfinite = not bool(np.isfinite(delta).all())
         conv_direct.conv2d_backward_filter(delta, z, df, g.u, g.v, g.dh, g.dw, g.pt, g.pl, groups,
                                            divisor, nonfinite, threads)
         return df
-    if _depthwise.applies(C, K, groups, Cg):
-        tasks = len(_depthwise.spans(N, K)) * K
-        return _depthwise.backward_filter(delta, z, df, g, divisor,
-                                          min(resolve_num_threads(num_threads, work=work), tasks))
+    if _conv_planes.applies_filter(C, K, groups, Cg):
+        tasks = len(_conv_planes.spans(N, groups)) * groups
+        return _conv_planes.backward_filter(delta, z, df, g, groups, divisor,
+                                            min(resolve_num_threads(num_threads, work=work), tasks))
     plan, threads = _gemm_setup(N, C, K, g, groups, dtype, num_threads, work,
                                 lambda p: max(len(p.spans) * groups * len(p.rows), 2))
     rows = int(np.max(plan.rows[:, 1] - plan.rows[:, 0]))

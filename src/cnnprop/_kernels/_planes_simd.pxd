@@ -1,0 +1,215 @@
+# Inner loops of the plane kernels (conv_planes.pyx), in C so that the
+# compiler vectorises them: a correlation of one output row with an
+# nch x R x S kernel over zero-padded bands of rows, one band a channel (tap s of a row starts at column
+# soff[s]: the caller lays strided rows out phase by phase so that every tap
+# reads a contiguous run), and the lane-wise dot products of delta rows with
+# input rows (one kernel-gradient tap).
+#
+# Both are written once as macros over the element type (float, double) and
+# instantiated twice: a generic build (whatever the compiler's default target
+# vectorises, SSE2 on x86_64) and, with GCC or Clang on x86, a clone compiled
+# for AVX2 + FMA. Which one runs is decided at RUN time from the CPU
+# (__builtin_cpu_supports), once, by cnnprop_dw_init(); the build never uses
+# -march flags, so the module stays portable.
+#
+# Summation order: every output element is a fixed sequence of operations on
+# the same operands whatever the thread count (the order depends only on the
+# element's position in its row). The AVX2 clone contracts a*b + c into FMA
+# (GCC and Clang contract by default): results may differ between a machine
+# with and one without AVX2, never between thread counts.
+cdef extern from *:
+    """
+    #ifndef CNNPROP_DW_SIMD
+    #define CNNPROP_DW_SIMD
+    #include <stddef.h>
+
+    /* Tiles of NR output rows x B columns of CNNPROP_DW_CORR starting at column q
+       (rows y0, y0 + 1, ... while NR of them remain), their sums in registers:
+       the i-loops have constant trip counts, so the compiler turns them into
+       vector code, and NR rows give NR independent chains of additions. */
+    #define CNNPROP_DW_CORR_TILE(T, NR, B)                                                \\
+        for (; y + (NR) <= rows; y += (NR)) {                                            \\
+            T acc[NR][B];                                                                \\
+            for (j = 0; j < (NR); j++) for (i = 0; i < (B); i++) acc[j][i] = bias;       \\
+            for (c = 0; c < nch; c++) {                                                  \\
+                for (r = 0; r < R; r++) {                                                \\
+                    for (s = 0; s < S; s++) {                                            \\
+                        const T ww = w[(c * R + r) * S + s];                             \\
+                        const T *x = src + y * ystep + c * cstep + r * rstep + soff[s] + q; \\
+                        for (j = 0; j < (NR); j++)                                       \\
+                            for (i = 0; i < (B); i++) acc[j][i] += ww * x[j * ystep + i]; \\
+                    }                                                                    \\
+                }                                                                        \\
+            }                                                                            \\
+            for (j = 0; j < (NR); j++)                                                   \\
+                for (i = 0; i < (B); i++) out[(y + j) * ostep + q + i] = acc[j][i];      \\
+        }
+
+    /* out[y*ostep + q] = bias + sum_{c<nch, r<R, s<S} w[(c*R+r)*S+s]
+                                  * src[y*ystep + c*cstep + r*rstep + soff[s] + q]
+       for the rows y < rows and the columns q < Q, the taps in order c, r, s:
+       columns in blocks of L (a row at a time), then of L/4 and L/8 (four rows
+       at a time, then one), then the last few columns one by one. */
+    #define CNNPROP_DW_CORR(T, L, NAME, ATTR)                                             \\
+    static ATTR void NAME(T *out, ptrdiff_t ostep, ptrdiff_t rows, const T *src,         \\
+                          ptrdiff_t ystep, ptrdiff_t cstep, ptrdiff_t nch,               \\
+                          ptrdiff_t rstep, const ptrdiff_t *soff, const T *w,            \\
+                          ptrdiff_t R, ptrdiff_t S, ptrdiff_t Q, T bias) {               \\
+        ptrdiff_t q = 0, y, c, r, s, i, j, q1;                                           \\
+        for (; q + L <= Q; q += L) {                                                     \\
+            y = 0;                                                                       \\
+            CNNPROP_DW_CORR_TILE(T, 1, L)                                                \\
+        }                                                                                \\
+        for (; q + L / 4 <= Q; q += L / 4) {                                             \\
+            y = 0;                                                                       \\
+            CNNPROP_DW_CORR_TILE(T, 4, L / 4)                                            \\
+            CNNPROP_DW_CORR_TILE(T, 1, L / 4)                                            \\
+        }                                                                                \\
+        for (; q + L / 8 <= Q; q += L / 8) {                                             \\
+            y = 0;                                                                       \\
+            CNNPROP_DW_CORR_TILE(T, 4, L / 8)                                            \\
+            CNNPROP_DW_CORR_TILE(T, 1, L / 8)                                            \\
+        }                                                                                \\
+        for (y = 0; y < rows; y++) {                                                     \\
+            for (q1 = q; q1 < Q; q1++) {                                                 \\
+                T a = bias;                                                              \\
+                for (c = 0; c < nch; c++)                                                \\
+                    for (r = 0; r < R; r++)                                              \\
+                        for (s = 0; s < S; s++)                                          \\
+                            a += w[(c * R + r) * S + s]                                  \\
+                                 * src[y * ystep + c * cstep + r * rstep + soff[s] + q1]; \\
+                out[y * ostep + q1] = a;                                                 \\
+            }                                                                            \\
+        }                                                                                \\
+    }
+
+    /* Rows y .. y+NR-1 of CNNPROP_DW_DOT: row y+j adds to its own lanes a[j], b[j],
+       c[j] (NR independent chains): blocks of L/4 columns to a[j], then a block of
+       L/8 columns to b[j], then single columns to c[j]. */
+    #define CNNPROP_DW_DOT_TILE(T, L, NR)                                                 \\
+        for (; y + (NR) <= rows; y += (NR)) {                                            \\
+            const T *dy = d + y * dstep, *xy = x + y * xstep;                            \\
+            for (q = 0; q + L / 4 <= Q; q += L / 4)                                      \\
+                for (j = 0; j < (NR); j++)                                               \\
+                    for (i = 0; i < L / 4; i++)                                          \\
+                        a[j][i] += dy[j * dstep + q + i] * xy[j * xstep + q + i];        \\
+            if (q + L / 8 <= Q) {                                                        \\
+                for (j = 0; j < (NR); j++)                                               \\
+                    for (i = 0; i < L / 8; i++)                                          \\
+                        b[j][i] += dy[j * dstep + q + i] * xy[j * xstep + q + i];        \\
+                q += L / 8;                                                              \\
+            }                                                                            \\
+            for (; q < Q; q++)                                                           \\
+                for (j = 0; j < (NR); j++) c[j] += dy[j * dstep + q] * xy[j * xstep + q]; \\
+        }
+
+    /* CNNPROP_DW_ACC(L) = L + L/2 + 4 running sums (lanes) of d[y*dstep + q] *
+       x[y*xstep + q] over the rows y < rows and the columns q < Q, each lane in
+       order of y then q: rows four at a time (row y+j to lane group j), then the
+       rest one at a time (to group 0); in a row, blocks of L/4 columns, then a
+       block of L/8, then single columns, each kind to its own lanes. */
+    #define CNNPROP_DW_DOT(T, L, NAME, ATTR)                                              \\
+    static ATTR void NAME(T *acc, const T *d, ptrdiff_t dstep, const T *x,               \\
+                          ptrdiff_t xstep, ptrdiff_t Q, ptrdiff_t rows) {                \\
+        T a[4][L / 4], b[4][L / 8], c[4];                                                \\
+        ptrdiff_t q, i, j, y = 0;                                                        \\
+        for (j = 0; j < 4; j++) {                                                        \\
+            for (i = 0; i < L / 4; i++) a[j][i] = acc[j * (L / 4) + i];                  \\
+            for (i = 0; i < L / 8; i++) b[j][i] = acc[L + j * (L / 8) + i];              \\
+            c[j] = acc[L + L / 2 + j];                                                   \\
+        }                                                                                \\
+        CNNPROP_DW_DOT_TILE(T, L, 4)                                                      \\
+        CNNPROP_DW_DOT_TILE(T, L, 1)                                                      \\
+        for (j = 0; j < 4; j++) {                                                        \\
+            for (i = 0; i < L / 4; i++) acc[j * (L / 4) + i] = a[j][i];                  \\
+            for (i = 0; i < L / 8; i++) acc[L + j * (L / 8) + i] = b[j][i];              \\
+            acc[L + L / 2 + j] = c[j];                                                   \\
+        }                                                                                \\
+    }
+
+    /* GCC's unroll-and-jam (-O3) interleaves two taps around the i-loops and
+       then leaves the jammed loop scalar: off for these functions. */
+    #if defined(__GNUC__) && !defined(__clang__)
+    #define CNNPROP_DW_OPT __attribute__((optimize("no-loop-unroll-and-jam")))
+    #else
+    #define CNNPROP_DW_OPT
+    #endif
+
+    #define CNNPROP_DW_LANES_F 32
+    #define CNNPROP_DW_LANES_D 16
+    /* the running sums of a kernel-gradient tap (CNNPROP_DW_DOT) */
+    #define CNNPROP_DW_ACC_F (CNNPROP_DW_LANES_F + CNNPROP_DW_LANES_F / 2 + 4)
+    #define CNNPROP_DW_ACC_D (CNNPROP_DW_LANES_D + CNNPROP_DW_LANES_D / 2 + 4)
+
+    CNNPROP_DW_CORR(float, CNNPROP_DW_LANES_F, cnnprop_dw_corr_f_generic, CNNPROP_DW_OPT)
+    CNNPROP_DW_CORR(double, CNNPROP_DW_LANES_D, cnnprop_dw_corr_d_generic, CNNPROP_DW_OPT)
+    CNNPROP_DW_DOT(float, CNNPROP_DW_LANES_F, cnnprop_dw_dot_f_generic, CNNPROP_DW_OPT)
+    CNNPROP_DW_DOT(double, CNNPROP_DW_LANES_D, cnnprop_dw_dot_d_generic, CNNPROP_DW_OPT)
+
+    #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    #define CNNPROP_DW_X86 1
+    CNNPROP_DW_CORR(float, CNNPROP_DW_LANES_F, cnnprop_dw_corr_f_avx2, __attribute__((target("avx2,fma"))) CNNPROP_DW_OPT)
+    CNNPROP_DW_CORR(double, CNNPROP_DW_LANES_D, cnnprop_dw_corr_d_avx2, __attribute__((target("avx2,fma"))) CNNPROP_DW_OPT)
+    CNNPROP_DW_DOT(float, CNNPROP_DW_LANES_F, cnnprop_dw_dot_f_avx2, __attribute__((target("avx2,fma"))) CNNPROP_DW_OPT)
+    CNNPROP_DW_DOT(double, CNNPROP_DW_LANES_D, cnnprop_dw_dot_d_avx2, __attribute__((target("avx2,fma"))) CNNPROP_DW_OPT)
+    #else
+    #define CNNPROP_DW_X86 0
+    #endif
+
+    static int cnnprop_dw_avx2 = 0;
+
+    /* Called once at import: picks the AVX2 + FMA clones when the CPU has them. */
+    static int cnnprop_dw_init(void) {
+    #if CNNPROP_DW_X86
+        __builtin_cpu_init();
+        cnnprop_dw_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    #endif
+        return cnnprop_dw_avx2;
+    }
+
+    #if CNNPROP_DW_X86
+    #define CNNPROP_DW_PICK(NAME, ...) \\
+        (cnnprop_dw_avx2 ? NAME##_avx2(__VA_ARGS__) : NAME##_generic(__VA_ARGS__))
+    #else
+    #define CNNPROP_DW_PICK(NAME, ...) NAME##_generic(__VA_ARGS__)
+    #endif
+
+    static void cnnprop_dw_corr_f(float *out, ptrdiff_t ostep, ptrdiff_t rows, const float *src,
+                                  ptrdiff_t ystep, ptrdiff_t cstep, ptrdiff_t nch,
+                                  ptrdiff_t rstep, const ptrdiff_t *soff, const float *w,
+                                  ptrdiff_t R, ptrdiff_t S, ptrdiff_t Q, float bias) {
+        CNNPROP_DW_PICK(cnnprop_dw_corr_f, out, ostep, rows, src, ystep, cstep, nch, rstep, soff,
+                        w, R, S, Q, bias);
+    }
+    static void cnnprop_dw_corr_d(double *out, ptrdiff_t ostep, ptrdiff_t rows, const double *src,
+                                  ptrdiff_t ystep, ptrdiff_t cstep, ptrdiff_t nch,
+                                  ptrdiff_t rstep, const ptrdiff_t *soff, const double *w,
+                                  ptrdiff_t R, ptrdiff_t S, ptrdiff_t Q, double bias) {
+        CNNPROP_DW_PICK(cnnprop_dw_corr_d, out, ostep, rows, src, ystep, cstep, nch, rstep, soff,
+                        w, R, S, Q, bias);
+    }
+    static void cnnprop_dw_dot_f(float *acc, const float *d, ptrdiff_t dstep, const float *x,
+                                 ptrdiff_t xstep, ptrdiff_t Q, ptrdiff_t rows) {
+        CNNPROP_DW_PICK(cnnprop_dw_dot_f, acc, d, dstep, x, xstep, Q, rows);
+    }
+    static void cnnprop_dw_dot_d(double *acc, const double *d, ptrdiff_t dstep, const double *x,
+                                 ptrdiff_t xstep, ptrdiff_t Q, ptrdiff_t rows) {
+        CNNPROP_DW_PICK(cnnprop_dw_dot_d, acc, d, dstep, x, xstep, Q, rows);
+    }
+    #endif
+    """
+    int CNNPROP_DW_ACC_F
+    int CNNPROP_DW_ACC_D
+    int cnnprop_dw_init() noexcept nogil
+    void cnnprop_dw_corr_f(float* out, Py_ssize_t ostep, Py_ssize_t rows, const float* src,
+                           Py_ssize_t ystep, Py_ssize_t cstep, Py_ssize_t nch,
+                           Py_ssize_t rstep, const Py_ssize_t* soff, const float* w,
+                           Py_ssize_t R, Py_ssize_t S, Py_ssize_t Q, float bias) noexcept nogil
+    void cnnprop_dw_corr_d(double* out, Py_ssize_t ostep, Py_ssize_t rows, const double* src,
+                           Py_ssize_t ystep, Py_ssize_t cstep, Py_ssize_t nch,
+                           Py_ssize_t rstep, const Py_ssize_t* soff, const double* w,
+                           Py_ssize_t R, Py_ssize_t S, Py_ssize_t Q, double bias) noexcept nogil
+    void cnnprop_dw_dot_f(float* acc, const float* d, Py_ssize_t dstep, const float* x,
+                          Py_ssize_t xstep, Py_ssize_t Q, Py_ssize_t rows) noexcept nogil
+    void cnnprop_dw_dot_d(double* acc, const double* d, Py_ssize_t dstep, const double* x,
+                          Py_ssize_t xstep, Py_ssize_t Q, Py_ssize_t rows) noexcept nogil
