@@ -147,6 +147,16 @@ def _gemm_setup(N, C, K, g, groups, dtype, num_threads, work, tasks):
     return plan, threads
 
 
+def _strided_1x1(g):
+    """True for a 1x1 kernel with a stride and no padding: a subsample, then a plain GEMM."""
+    return g.R == g.S == 1 and (g.u, g.v) != (1, 1) and not any((g.pt, g.pb, g.pl, g.pr))
+
+
+def _subsampled(g):
+    """The stride-1 geometry on the subsampled input ``z[:, :, ::u, ::v]`` (P x Q)."""
+    return g._replace(H=g.P, W=g.Q, u=1, v=1)
+
+
 def _scratch(threads, size, dtype):
     # never empty: a bounds-checked build checks even untaken pointers' rows
     return np.empty((threads, max(1, size)), dtype=dtype)
@@ -180,6 +190,9 @@ def _forward_core(z, f, b, g, groups, algorithm, num_threads):
     if _conv_planes.applies(C, K, groups, f.shape[1]):
         return _conv_planes.forward(z, f, b, out, g, groups,
                                     min(resolve_num_threads(num_threads, work=work), N * groups))
+    if _strided_1x1(g):
+        # the columns of the GEMM are the subsampled input planes: no im2col
+        z, g = np.ascontiguousarray(z[:, :, ::g.u, ::g.v]), _subsampled(g)
     plan, threads = _gemm_setup(N, C, K, g, groups, dtype, num_threads, work, lambda p: len(p.blocks))
     multi = bool(np.any(plan.blocks[:, 1] - plan.blocks[:, 0] > 1))
     cols = _scratch(threads, 0 if plan.direct_cols else plan.chunk_rows * plan.max_cols, dtype)
@@ -210,6 +223,12 @@ def _input_core(delta, f, shape, g, groups, algorithm, num_threads):
         return _conv_planes.backward_input(delta, f, dz, g, groups,
                                            min(resolve_num_threads(num_threads, work=work),
                                                N * groups))
+    if _strided_1x1(g):
+        # the input delta of the subsampled input, spread back (no window holds the rest: 0)
+        dz[...] = 0
+        dz[:, :, ::g.u, ::g.v] = _input_core(delta, f, (N, C, g.P, g.Q), _subsampled(g), groups,
+                                             "fast", num_threads)
+        return dz
     plan, threads = _gemm_setup(N, C, K, g, groups, dtype, num_threads, work,
                                 lambda p: len(p.groups) * len(p.channels))
     rows = int(np.max(plan.channels[:, 1] - plan.channels[:, 0])) * g.R * g.S
@@ -244,6 +263,8 @@ def _filter_core(delta, z, g, groups, divisor, algorithm, num_threads):
         tasks = len(_conv_planes.spans(N, groups)) * groups
         return _conv_planes.backward_filter(delta, z, df, g, groups, divisor,
                                             min(resolve_num_threads(num_threads, work=work), tasks))
+    if _strided_1x1(g):
+        z, g = np.ascontiguousarray(z[:, :, ::g.u, ::g.v]), _subsampled(g)
     plan, threads = _gemm_setup(N, C, K, g, groups, dtype, num_threads, work,
                                 lambda p: max(len(p.spans) * groups * len(p.rows), 2))
     rows = int(np.max(plan.rows[:, 1] - plan.rows[:, 0]))
