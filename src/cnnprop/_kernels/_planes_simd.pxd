@@ -9,7 +9,7 @@
 # instantiated twice: a generic build (whatever the compiler's default target
 # vectorises, SSE2 on x86_64) and, with GCC or Clang on x86, a clone compiled
 # for AVX2 + FMA. Which one runs is decided at RUN time from the CPU
-# (__builtin_cpu_supports), once, by cnnprop_dw_init(); the build never uses
+# (__builtin_cpu_supports), at import, by cnnprop_dw_select(); the build never uses
 # -march flags, so the module stays portable.
 #
 # Summation order: every output element is a fixed sequence of operations on
@@ -158,12 +158,20 @@ cdef extern from *:
 
     static int cnnprop_dw_avx2 = 0;
 
-    /* Called once at import: picks the AVX2 + FMA clones when the CPU has them. */
-    static int cnnprop_dw_init(void) {
+    /* True when the CPU runs AVX2 and FMA instructions. */
+    static int cnnprop_dw_cpu_has_avx2(void) {
     #if CNNPROP_DW_X86
         __builtin_cpu_init();
-        cnnprop_dw_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    #else
+        return 0;
     #endif
+    }
+
+    /* Picks the AVX2 + FMA clones when asked to and the CPU has them (called at
+       import with on = 1; the tests also run the generic loops). */
+    static int cnnprop_dw_select(int on) {
+        cnnprop_dw_avx2 = on && cnnprop_dw_cpu_has_avx2();
         return cnnprop_dw_avx2;
     }
 
@@ -200,7 +208,8 @@ cdef extern from *:
     """
     int CNNPROP_DW_ACC_F
     int CNNPROP_DW_ACC_D
-    int cnnprop_dw_init() noexcept nogil
+    int cnnprop_dw_cpu_has_avx2() noexcept nogil
+    int cnnprop_dw_select(int on) noexcept nogil
     void cnnprop_dw_corr_f(float* out, Py_ssize_t ostep, Py_ssize_t rows, const float* src,
                            Py_ssize_t ystep, Py_ssize_t cstep, Py_ssize_t nch,
                            Py_ssize_t rstep, const Py_ssize_t* soff, const float* w,

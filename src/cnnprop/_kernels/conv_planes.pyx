@@ -46,11 +46,21 @@ from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 
 from ._planes_simd cimport (CNNPROP_DW_ACC_D, CNNPROP_DW_ACC_F, cnnprop_dw_corr_d,
-                            cnnprop_dw_corr_f, cnnprop_dw_dot_d, cnnprop_dw_dot_f,
-                            cnnprop_dw_init)
+                            cnnprop_dw_corr_f, cnnprop_dw_cpu_has_avx2, cnnprop_dw_dot_d,
+                            cnnprop_dw_dot_f, cnnprop_dw_select)
 from ._openmp cimport omp_get_thread_num
 
-AVX2 = bool(cnnprop_dw_init())
+AVX2 = bool(cnnprop_dw_cpu_has_avx2())      # the CPU's, whatever use_avx2 says
+cnnprop_dw_select(1)
+
+
+def use_avx2(bint on):
+    """Run the AVX2 + FMA loops (when the CPU has them) or the generic ones; returns which runs.
+
+    For tests and benchmarks of the generic loops on an AVX2 machine; not thread-safe
+    against running kernels.
+    """
+    return bool(cnnprop_dw_select(on))
 LANES = {"float32": CNNPROP_DW_ACC_F, "float64": CNNPROP_DW_ACC_D}
 
 
