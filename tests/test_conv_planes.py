@@ -88,6 +88,18 @@ def test_the_plane_route_takes_small_groups_only(rng, monkeypatch, C, K, groups,
     assert calls == routes
 
 
+def test_a_stride_keeps_the_input_delta_of_groups_on_the_gemms(rng, monkeypatch):
+    calls = _record_routes(monkeypatch)
+    z, f = random(rng, (2, 8, 9, 9), np.float32), random(rng, (8, 2, 3, 3), np.float32)
+    out = cnnprop.conv2d_forward(z, f, stride=2, padding=1, groups=4, algorithm="fast")
+    cnnprop.conv2d_backward_input(out, f, z.shape, stride=2, padding=1, groups=4, algorithm="fast")
+    f = random(rng, (4, 1, 3, 3), np.float32)                              # depthwise: the route
+    out = cnnprop.conv2d_forward(z[:, :4], f, stride=2, padding=1, groups=4, algorithm="fast")
+    cnnprop.conv2d_backward_input(out, f, (2, 4, 9, 9), stride=2, padding=1, groups=4,
+                                  algorithm="fast")
+    assert calls == ["forward", "forward", "backward_input"]
+
+
 def test_auto_sends_depthwise_layers_to_the_plane_route(rng, monkeypatch):
     calls = _record_routes(monkeypatch)
     z, f = random(rng, (2, 32, 40, 40), np.float32), random(rng, (32, 1, 3, 3), np.float32)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ._kernels import conv_planes
 
-__all__ = ["applies", "applies_filter", "forward", "backward_input", "backward_filter", "spans",
+__all__ = ["applies", "applies_input", "applies_filter", "forward", "backward_input", "backward_filter", "spans",
            "BAND_BYTES", "MAX_GROUP_IN", "MAX_GROUP_OUT"]
 
 # Bytes of the zero-padded bands of a group's channels a task works on: small
@@ -33,6 +33,17 @@ FILTER_TASKS = 64
 def applies(C, K, groups, kernel_channels):
     """True when the plane route takes eqs (4g) and (7g) of this convolution (``kernel_channels``: C_g)."""
     return kernel_channels <= MAX_GROUP_IN and K // groups <= MAX_GROUP_OUT
+
+
+def applies_input(C, K, groups, kernel_channels, g):
+    """True when the plane route takes eq (7g): :func:`applies`, and a stride only for depthwise.
+
+    With a stride the route correlates the delta spread out by the stride, u v
+    times as many terms as there are (the stride's zeros): only the GEMMs of a
+    depthwise layer are thin enough for that to pay (measured, docs/performance.md).
+    """
+    return (applies(C, K, groups, kernel_channels)
+            and ((g.u, g.v) == (1, 1) or K // groups == 1))
 
 
 def applies_filter(C, K, groups, kernel_channels):

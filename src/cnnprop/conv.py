@@ -167,8 +167,8 @@ def _scratch(threads, size, dtype):
 # threads) the literal kernels take 0.09 s forward and 0.16 s for the kernel
 # gradient against 0.18 s and 0.26 s on the GEMM path, so "auto" keeps them
 # literal there, unless the fast path's plane route (_conv_planes.py) takes them.
-def _auto_min_work(groups, f_channels, C, K, plane_route=_conv_planes.applies):
-    if plane_route(C, K, groups, f_channels):
+def _auto_min_work(groups, f_channels, C, K, plane_route=None):
+    if (plane_route or _conv_planes.applies)(C, K, groups, f_channels):
         return AUTO_GEMM_WORK
     return float("inf") if groups > 1 and f_channels == 1 else AUTO_GEMM_WORK
 
@@ -219,7 +219,7 @@ def _input_core(delta, f, shape, g, groups, algorithm, num_threads):
                                           threads)
         return dz
     # the plane route multiplies the stride's zeros too: finite kernels only
-    if _conv_planes.applies(C, K, groups, f.shape[1]) and np.isfinite(f).all():
+    if _conv_planes.applies_input(C, K, groups, f.shape[1], g) and np.isfinite(f).all():
         return _conv_planes.backward_input(delta, f, dz, g, groups,
                                            min(resolve_num_threads(num_threads, work=work),
                                                N * groups))
