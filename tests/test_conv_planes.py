@@ -88,16 +88,27 @@ def test_the_plane_route_takes_small_groups_only(rng, monkeypatch, C, K, groups,
     assert calls == routes
 
 
-def test_a_stride_keeps_the_input_delta_of_groups_on_the_gemms(rng, monkeypatch):
+def test_a_stride_keeps_the_input_delta_on_the_gemms(rng, monkeypatch):
     calls = _record_routes(monkeypatch)
     z, f = random(rng, (2, 8, 9, 9), np.float32), random(rng, (8, 2, 3, 3), np.float32)
     out = cnnprop.conv2d_forward(z, f, stride=2, padding=1, groups=4, algorithm="fast")
     cnnprop.conv2d_backward_input(out, f, z.shape, stride=2, padding=1, groups=4, algorithm="fast")
-    f = random(rng, (4, 1, 3, 3), np.float32)                              # depthwise: the route
-    out = cnnprop.conv2d_forward(z[:, :4], f, stride=2, padding=1, groups=4, algorithm="fast")
-    cnnprop.conv2d_backward_input(out, f, (2, 4, 9, 9), stride=2, padding=1, groups=4,
+    f = random(rng, (4, 1, 3, 3), np.float32)                              # depthwise too
+    out = cnnprop.conv2d_forward(z[:, :4], f, stride=(1, 2), padding=1, groups=4, algorithm="fast")
+    cnnprop.conv2d_backward_input(out, f, (2, 4, 9, 9), stride=(1, 2), padding=1, groups=4,
                                   algorithm="fast")
-    assert calls == ["forward", "forward", "backward_input"]
+    assert calls == ["forward", "forward"]
+
+
+def test_the_strided_spread_of_the_input_delta_against_the_literal_kernels(rng, monkeypatch):
+    # not taken by the route rule any more (slower than col2im), kept correct for any stride
+    monkeypatch.setattr(_conv_planes, "applies_input", lambda *args: True)
+    calls = _record_routes(monkeypatch)
+    for dtype in DTYPES:
+        check_against_direct(rng, (2, 6, 17, 41), (6, 3, 3), dtype, stride=2, padding=1, groups=6)
+        check_against_direct(rng, (2, 4, 15, 38), (8, 3, 2), dtype, stride=(3, 2),
+                             padding=((2, 0), (1, 3)), dilation=(2, 3), groups=2)
+    assert calls.count("backward_input") == 4
 
 
 def test_auto_sends_depthwise_layers_to_the_plane_route(rng, monkeypatch):
@@ -115,7 +126,7 @@ def test_auto_sends_depthwise_layers_to_the_plane_route(rng, monkeypatch):
     # wide rows: blocks of 32 (float32) / 16 columns, then 8, 4 and single columns
     ((2, 4, 9, 45), (4, 3, 3), dict(padding=1, groups=4)),
     ((3, 3, 13, 70), (6, 3, 5), dict(padding=(1, 2), groups=3)),                  # multiplier 2
-    # strides (the phase layout), dilation, asymmetric padding
+    # strides (the phase layout of eqs (4g), (5g)), dilation, asymmetric padding
     ((2, 6, 17, 41), (6, 3, 3), dict(stride=2, padding=1, groups=6)),
     ((2, 4, 15, 38), (8, 3, 2), dict(stride=(3, 2), padding=((2, 0), (1, 3)), dilation=(2, 3),
                                      groups=2)),

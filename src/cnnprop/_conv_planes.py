@@ -36,14 +36,13 @@ def applies(C, K, groups, kernel_channels):
 
 
 def applies_input(C, K, groups, kernel_channels, g):
-    """True when the plane route takes eq (7g): :func:`applies`, and a stride only for depthwise.
+    """True when the plane route takes eq (7g): :func:`applies`, and stride 1.
 
     With a stride the route correlates the delta spread out by the stride, u v
-    times as many terms as there are (the stride's zeros): only the GEMMs of a
-    depthwise layer are thin enough for that to pay (measured, docs/performance.md).
+    times as many terms as there are (the stride's zeros): it lost to the GEMMs'
+    col2im even on a depthwise layer (measured, docs/performance.md).
     """
-    return (applies(C, K, groups, kernel_channels)
-            and ((g.u, g.v) == (1, 1) or K // groups == 1))
+    return applies(C, K, groups, kernel_channels) and (g.u, g.v) == (1, 1)
 
 
 def applies_filter(C, K, groups, kernel_channels):
