@@ -2,7 +2,7 @@
 
 The plane route (cnnprop._conv_planes, _kernels/conv_planes.pyx) runs eqs
 (4g) and (7g) for groups of at most 16 input and output channels and eq (5g)
-for depthwise-like groups; a strided 1x1 convolution runs on the subsampled
+for depthwise-like groups and groups whose outputs and taps tile by 4 x 3; a strided 1x1 convolution runs on the subsampled
 input. Each against the literal kernels (float64 tight, float32 within the
 fast path's gamma_L bound, tests/_helpers.py), over the register blocks of
 the inner loops (wide rows, four-row tiles, tails), bands cut at every row,
@@ -74,8 +74,9 @@ def check_against_direct(rng, shape, kernel, dtype, threads=None, **kw):
     (8, 8, 8, ["forward", "backward_input", "backward_filter"]),     # depthwise
     (4, 32, 4, ["forward", "backward_input", "backward_filter"]),    # multiplier 8
     (4, 72, 4, []),                                                  # multiplier 18: GEMMs
-    (16, 16, 2, ["forward", "backward_input"]),                      # small groups: dF by GEMMs
-    (3, 16, 1, ["forward", "backward_input"]),                       # few channels
+    (16, 16, 2, ["forward", "backward_input", "backward_filter"]),   # small groups, dF 4 x 3 tiles
+    (3, 16, 1, ["forward", "backward_input", "backward_filter"]),    # few channels
+    (6, 6, 2, ["forward", "backward_input"]),                        # K_g = 3: dF by GEMMs
     (32, 16, 1, []),                                                 # C_g > 16
     (3, 64, 1, []),                                                  # K_g > 16
 ])
@@ -133,6 +134,8 @@ def test_auto_sends_depthwise_layers_to_the_plane_route(rng, monkeypatch):
     ((1, 2, 7, 9), (4, 5, 5), dict(padding=4, groups=2)),                         # padding > kernel/2
     ((2, 1, 6, 5), (2, 6, 5), dict(padding=((0, 0), (0, 0)), groups=1)),          # kernel = input
     ((5, 3, 8, 8), (16, 3, 3), dict(padding=1)),                                  # few channels, groups 1
+    ((3, 8, 9, 40), (8, 3, 3), dict(stride=(1, 2), padding=1, groups=2)),         # dF in 4 x 3 tiles
+    ((2, 4, 7, 12), (8, 5, 3), dict(padding=2, dilation=(1, 2), groups=2)),       # 4 x 3 tiles, tails
     ((2, 16, 6, 33), (16, 1, 1), dict(groups=16)),                                # 1x1 depthwise
 ])
 def test_plane_route_against_the_literal_kernels(rng, shape, kernel, kw, dtype):

@@ -45,14 +45,21 @@ def applies_input(C, K, groups, kernel_channels, g):
     return applies(C, K, groups, kernel_channels) and (g.u, g.v) == (1, 1)
 
 
-def applies_filter(C, K, groups, kernel_channels):
-    """True when the plane route takes eq (5g): depthwise-like groups (C_g = 1) only.
+def applies_filter(C, K, groups, kernel_channels, taps=1):
+    """True when the plane route takes eq (5g) (``taps``: R S).
 
-    With C_g > 1 its one-tap-at-a-time dot products (two loads a multiply-add)
-    lose to the GEMM path, whose reduction over N P Q is long (measured on
-    resnext_g32 and small_c16, docs/performance.md).
+    Depthwise-like groups (C_g = 1, K_g <= 16), and groups of :func:`applies`
+    whose outputs and taps tile by 4 x 3 (K_g a multiple of 4, C_g R S of 3):
+    those run 12 (output, tap) pairs at once, 7 loads for 12 multiply-adds.
+    Other groups with C_g > 1 stay on the GEMMs: the one-pair-at-a-time dot
+    products (two loads a multiply-add) lose to their long reduction
+    (measured on resnext_g32 and small_c16, docs/performance.md).
     """
-    return kernel_channels == 1 and K // groups <= MAX_GROUP_OUT
+    K_g = K // groups
+    if kernel_channels == 1:
+        return K_g <= MAX_GROUP_OUT
+    return (applies(C, K, groups, kernel_channels) and K_g % 4 == 0
+            and kernel_channels * taps % 3 == 0)
 
 
 def _band(out_rows, row_elems, stride, taps_span, itemsize):

@@ -259,7 +259,7 @@ def _filter_core(delta, z, g, groups, divisor, algorithm, num_threads):
         conv_direct.conv2d_backward_filter(delta, z, df, g.u, g.v, g.dh, g.dw, g.pt, g.pl, groups,
                                            divisor, nonfinite, threads)
         return df
-    if _conv_planes.applies_filter(C, K, groups, Cg):
+    if _conv_planes.applies_filter(C, K, groups, Cg, g.R * g.S):
         tasks = len(_conv_planes.spans(N, groups)) * groups
         return _conv_planes.backward_filter(delta, z, df, g, groups, divisor,
                                             min(resolve_num_threads(num_threads, work=work), tasks))

@@ -127,6 +127,59 @@ cdef extern from *:
         }                                                                                \\
     }
 
+    /* The kernel gradient of 4 outputs x 3 taps at once: 12 sets of L/4 + 1 running
+       sums, pair (k, t) at acc[k*akstep + t*atstep + 0..L/4]: lanes 0..L/4-1 take the
+       blocks of L/4 columns, lane L/4 the last few columns, of
+       d[k*dkstep + y*dstep + q] * x[o_t + y*xstep + q] over the rows y < rows and the
+       columns q < Q, in order. Each column block loads 4 delta and 3 input vectors
+       for 12 multiply-adds (the one-pair loop above: 2 loads for 1). */
+    #define CNNPROP_DW_DOT12(T, L, NAME, ATTR)                                            \\
+    static ATTR void NAME(T *acc, ptrdiff_t akstep, ptrdiff_t atstep, const T *d,        \\
+                          ptrdiff_t dkstep, ptrdiff_t dstep, const T *x, ptrdiff_t o0,   \\
+                          ptrdiff_t o1, ptrdiff_t o2, ptrdiff_t xstep, ptrdiff_t Q,      \\
+                          ptrdiff_t rows) {                                              \\
+        T a[4][3][L / 4], c[4][3];                                                       \\
+        ptrdiff_t q, i, y, k, t, off[3];                                                 \\
+        off[0] = o0; off[1] = o1; off[2] = o2;                                           \\
+        for (k = 0; k < 4; k++)                                                          \\
+            for (t = 0; t < 3; t++) {                                                    \\
+                for (i = 0; i < L / 4; i++) a[k][t][i] = acc[k * akstep + t * atstep + i]; \\
+                c[k][t] = acc[k * akstep + t * atstep + L / 4];                          \\
+            }                                                                            \\
+        for (y = 0; y < rows; y++) {                                                     \\
+            const T *d0 = d + y * dstep, *d1 = d0 + dkstep, *d2 = d1 + dkstep,           \\
+                    *d3 = d2 + dkstep;                                                   \\
+            const T *x0 = x + off[0] + y * xstep, *x1 = x + off[1] + y * xstep,          \\
+                    *x2 = x + off[2] + y * xstep;                                        \\
+            for (q = 0; q + L / 4 <= Q; q += L / 4)                                      \\
+                for (i = 0; i < L / 4; i++) {                                            \\
+                    a[0][0][i] += d0[q + i] * x0[q + i];                                 \\
+                    a[0][1][i] += d0[q + i] * x1[q + i];                                 \\
+                    a[0][2][i] += d0[q + i] * x2[q + i];                                 \\
+                    a[1][0][i] += d1[q + i] * x0[q + i];                                 \\
+                    a[1][1][i] += d1[q + i] * x1[q + i];                                 \\
+                    a[1][2][i] += d1[q + i] * x2[q + i];                                 \\
+                    a[2][0][i] += d2[q + i] * x0[q + i];                                 \\
+                    a[2][1][i] += d2[q + i] * x1[q + i];                                 \\
+                    a[2][2][i] += d2[q + i] * x2[q + i];                                 \\
+                    a[3][0][i] += d3[q + i] * x0[q + i];                                 \\
+                    a[3][1][i] += d3[q + i] * x1[q + i];                                 \\
+                    a[3][2][i] += d3[q + i] * x2[q + i];                                 \\
+                }                                                                        \\
+            for (; q < Q; q++) {                                                         \\
+                c[0][0] += d0[q] * x0[q]; c[0][1] += d0[q] * x1[q]; c[0][2] += d0[q] * x2[q]; \\
+                c[1][0] += d1[q] * x0[q]; c[1][1] += d1[q] * x1[q]; c[1][2] += d1[q] * x2[q]; \\
+                c[2][0] += d2[q] * x0[q]; c[2][1] += d2[q] * x1[q]; c[2][2] += d2[q] * x2[q]; \\
+                c[3][0] += d3[q] * x0[q]; c[3][1] += d3[q] * x1[q]; c[3][2] += d3[q] * x2[q]; \\
+            }                                                                            \\
+        }                                                                                \\
+        for (k = 0; k < 4; k++)                                                          \\
+            for (t = 0; t < 3; t++) {                                                    \\
+                for (i = 0; i < L / 4; i++) acc[k * akstep + t * atstep + i] = a[k][t][i]; \\
+                acc[k * akstep + t * atstep + L / 4] = c[k][t];                          \\
+            }                                                                            \\
+    }
+
     /* GCC's unroll-and-jam (-O3) interleaves two taps around the i-loops and
        then leaves the jammed loop scalar: off for these functions. */
     #if defined(__GNUC__) && !defined(__clang__)
@@ -145,6 +198,8 @@ cdef extern from *:
     CNNPROP_DW_CORR(double, CNNPROP_DW_LANES_D, cnnprop_dw_corr_d_generic, CNNPROP_DW_OPT)
     CNNPROP_DW_DOT(float, CNNPROP_DW_LANES_F, cnnprop_dw_dot_f_generic, CNNPROP_DW_OPT)
     CNNPROP_DW_DOT(double, CNNPROP_DW_LANES_D, cnnprop_dw_dot_d_generic, CNNPROP_DW_OPT)
+    CNNPROP_DW_DOT12(float, CNNPROP_DW_LANES_F, cnnprop_dw_dot12_f_generic, CNNPROP_DW_OPT)
+    CNNPROP_DW_DOT12(double, CNNPROP_DW_LANES_D, cnnprop_dw_dot12_d_generic, CNNPROP_DW_OPT)
 
     #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
     #define CNNPROP_DW_X86 1
@@ -152,6 +207,8 @@ cdef extern from *:
     CNNPROP_DW_CORR(double, CNNPROP_DW_LANES_D, cnnprop_dw_corr_d_avx2, __attribute__((target("avx2,fma"))) CNNPROP_DW_OPT)
     CNNPROP_DW_DOT(float, CNNPROP_DW_LANES_F, cnnprop_dw_dot_f_avx2, __attribute__((target("avx2,fma"))) CNNPROP_DW_OPT)
     CNNPROP_DW_DOT(double, CNNPROP_DW_LANES_D, cnnprop_dw_dot_d_avx2, __attribute__((target("avx2,fma"))) CNNPROP_DW_OPT)
+    CNNPROP_DW_DOT12(float, CNNPROP_DW_LANES_F, cnnprop_dw_dot12_f_avx2, __attribute__((target("avx2,fma"))) CNNPROP_DW_OPT)
+    CNNPROP_DW_DOT12(double, CNNPROP_DW_LANES_D, cnnprop_dw_dot12_d_avx2, __attribute__((target("avx2,fma"))) CNNPROP_DW_OPT)
     #else
     #define CNNPROP_DW_X86 0
     #endif
@@ -204,8 +261,24 @@ cdef extern from *:
                                  ptrdiff_t xstep, ptrdiff_t Q, ptrdiff_t rows) {
         CNNPROP_DW_PICK(cnnprop_dw_dot_d, acc, d, dstep, x, xstep, Q, rows);
     }
+    static void cnnprop_dw_dot12_f(float *acc, ptrdiff_t akstep, ptrdiff_t atstep, const float *d,
+                                   ptrdiff_t dkstep, ptrdiff_t dstep, const float *x, ptrdiff_t o0,
+                                   ptrdiff_t o1, ptrdiff_t o2, ptrdiff_t xstep, ptrdiff_t Q,
+                                   ptrdiff_t rows) {
+        CNNPROP_DW_PICK(cnnprop_dw_dot12_f, acc, akstep, atstep, d, dkstep, dstep, x, o0, o1, o2,
+                        xstep, Q, rows);
+    }
+    static void cnnprop_dw_dot12_d(double *acc, ptrdiff_t akstep, ptrdiff_t atstep, const double *d,
+                                   ptrdiff_t dkstep, ptrdiff_t dstep, const double *x, ptrdiff_t o0,
+                                   ptrdiff_t o1, ptrdiff_t o2, ptrdiff_t xstep, ptrdiff_t Q,
+                                   ptrdiff_t rows) {
+        CNNPROP_DW_PICK(cnnprop_dw_dot12_d, acc, akstep, atstep, d, dkstep, dstep, x, o0, o1, o2,
+                        xstep, Q, rows);
+    }
     #endif
     """
+    int CNNPROP_DW_LANES_F
+    int CNNPROP_DW_LANES_D
     int CNNPROP_DW_ACC_F
     int CNNPROP_DW_ACC_D
     int cnnprop_dw_cpu_has_avx2() noexcept nogil
@@ -222,3 +295,11 @@ cdef extern from *:
                           Py_ssize_t xstep, Py_ssize_t Q, Py_ssize_t rows) noexcept nogil
     void cnnprop_dw_dot_d(double* acc, const double* d, Py_ssize_t dstep, const double* x,
                           Py_ssize_t xstep, Py_ssize_t Q, Py_ssize_t rows) noexcept nogil
+    void cnnprop_dw_dot12_f(float* acc, Py_ssize_t akstep, Py_ssize_t atstep, const float* d,
+                            Py_ssize_t dkstep, Py_ssize_t dstep, const float* x, Py_ssize_t o0,
+                            Py_ssize_t o1, Py_ssize_t o2, Py_ssize_t xstep, Py_ssize_t Q,
+                            Py_ssize_t rows) noexcept nogil
+    void cnnprop_dw_dot12_d(double* acc, Py_ssize_t akstep, Py_ssize_t atstep, const double* d,
+                            Py_ssize_t dkstep, Py_ssize_t dstep, const double* x, Py_ssize_t o0,
+                            Py_ssize_t o1, Py_ssize_t o2, Py_ssize_t xstep, Py_ssize_t Q,
+                            Py_ssize_t rows) noexcept nogil

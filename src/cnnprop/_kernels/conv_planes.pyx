@@ -45,9 +45,10 @@ from cython cimport floating
 from cython.parallel cimport prange
 from libc.string cimport memcpy, memset
 
-from ._planes_simd cimport (CNNPROP_DW_ACC_D, CNNPROP_DW_ACC_F, cnnprop_dw_corr_d,
-                            cnnprop_dw_corr_f, cnnprop_dw_cpu_has_avx2, cnnprop_dw_dot_d,
-                            cnnprop_dw_dot_f, cnnprop_dw_select)
+from ._planes_simd cimport (CNNPROP_DW_ACC_D, CNNPROP_DW_ACC_F, CNNPROP_DW_LANES_D,
+                            CNNPROP_DW_LANES_F, cnnprop_dw_corr_d, cnnprop_dw_corr_f,
+                            cnnprop_dw_cpu_has_avx2, cnnprop_dw_dot12_d, cnnprop_dw_dot12_f,
+                            cnnprop_dw_dot_d, cnnprop_dw_dot_f, cnnprop_dw_select)
 from ._openmp cimport omp_get_thread_num
 
 AVX2 = bool(cnnprop_dw_cpu_has_avx2())      # the CPU's, whatever use_avx2 says
@@ -80,6 +81,22 @@ cdef inline void _dot(floating* acc, const floating* d, Py_ssize_t dstep, const 
         cnnprop_dw_dot_f(acc, d, dstep, x, xstep, Q, rows)
     else:
         cnnprop_dw_dot_d(acc, d, dstep, x, xstep, Q, rows)
+
+
+cdef inline void _dot12(floating* acc, Py_ssize_t akstep, Py_ssize_t atstep, const floating* d,
+                        Py_ssize_t dkstep, Py_ssize_t dstep, const floating* x, Py_ssize_t o0,
+                        Py_ssize_t o1, Py_ssize_t o2, Py_ssize_t xstep, Py_ssize_t Q,
+                        Py_ssize_t rows) noexcept nogil:
+    if floating is float:
+        cnnprop_dw_dot12_f(acc, akstep, atstep, d, dkstep, dstep, x, o0, o1, o2, xstep, Q, rows)
+    else:
+        cnnprop_dw_dot12_d(acc, akstep, atstep, d, dkstep, dstep, x, o0, o1, o2, xstep, Q, rows)
+
+
+cdef inline Py_ssize_t _tap_offset(Py_ssize_t t, Py_ssize_t RS, Py_ssize_t S, Py_ssize_t cstep,
+                                   Py_ssize_t rstep, const Py_ssize_t* soff) noexcept nogil:
+    # where tap t = (c', r, s) of a kernel starts in the bands: c' cstep + r rstep + soff[s]
+    return (t // RS) * cstep + ((t % RS) // S) * rstep + soff[t % S]
 
 
 cdef void _pad_band(const floating* plane, Py_ssize_t H, Py_ssize_t W,
@@ -245,10 +262,14 @@ def conv2d_backward_filter(const floating[:, :, :, ::1] delta,  # IN  (N, K, P, 
     cdef Py_ssize_t P = delta.shape[2], Q = delta.shape[3]
     cdef Py_ssize_t Kg = K // groups, RS = R * S, CRS = Cg * R * S, nspans = spans.shape[0]
     cdef Py_ssize_t L = CNNPROP_DW_ACC_F if floating is float else CNNPROP_DW_ACC_D
+    # 4 outputs x 3 taps at once when they tile the group (lanes: L/4 + 1 a pair)
+    cdef bint tiled = Kg % 4 == 0 and CRS % 3 == 0
+    cdef Py_ssize_t LW = ((CNNPROP_DW_LANES_F if floating is float else CNNPROP_DW_LANES_D) // 4
+                          + 1) if tiled else L
     cdef Py_ssize_t Wrow = v * Wq
     cdef Py_ssize_t cstep = ((band - 1) * u + (R - 1) * dh + 1) * Wrow
     cdef int threads = <int> scratch.shape[0]
-    cdef Py_ssize_t task, sp, g, n, kk, cg, p0, p1, rows, r, s, i, e
+    cdef Py_ssize_t task, sp, g, n, kk, cg, p0, p1, rows, r, s, i, e, t
     cdef floating* lanes
     cdef floating* buf
     cdef floating total
@@ -260,7 +281,7 @@ def conv2d_backward_filter(const floating[:, :, :, ::1] delta,  # IN  (N, K, P, 
             g = task % groups
             lanes = &scratch[omp_get_thread_num(), 0]
             buf = lanes + Kg * CRS * L
-            memset(lanes, 0, Kg * CRS * L * sizeof(floating))
+            memset(lanes, 0, Kg * CRS * LW * sizeof(floating))
             for n in range(spans[sp, 0], spans[sp, 1]):
                 p0 = 0
                 while p0 < P:
@@ -269,19 +290,29 @@ def conv2d_backward_filter(const floating[:, :, :, ::1] delta,  # IN  (N, K, P, 
                     for cg in range(Cg):
                         _pad_band(&z[n, g * Cg + cg, 0, 0], H, W, p0 * u - ph, rows, -pw, v, Wq,
                                   buf + cg * cstep)
-                    for kk in range(Kg):
-                        for cg in range(Cg):
-                            for r in range(R):
-                                for s in range(S):
-                                    _dot(lanes + (kk * CRS + cg * RS + r * S + s) * L,
-                                         &delta[n, g * Kg + kk, p0, 0], Q,
-                                         buf + cg * cstep + r * dh * Wrow + soff[s], u * Wrow, Q,
-                                         p1 - p0)
+                    if tiled:
+                        for kk in range(0, Kg, 4):
+                            for t in range(0, CRS, 3):
+                                _dot12(lanes + (kk * CRS + t) * LW, CRS * LW, LW,
+                                       &delta[n, g * Kg + kk, p0, 0], P * Q, Q, buf,
+                                       _tap_offset(t, RS, S, cstep, dh * Wrow, &soff[0]),
+                                       _tap_offset(t + 1, RS, S, cstep, dh * Wrow, &soff[0]),
+                                       _tap_offset(t + 2, RS, S, cstep, dh * Wrow, &soff[0]),
+                                       u * Wrow, Q, p1 - p0)
+                    else:
+                        for kk in range(Kg):
+                            for cg in range(Cg):
+                                for r in range(R):
+                                    for s in range(S):
+                                        _dot(lanes + (kk * CRS + cg * RS + r * S + s) * L,
+                                             &delta[n, g * Kg + kk, p0, 0], Q,
+                                             buf + cg * cstep + r * dh * Wrow + soff[s], u * Wrow,
+                                             Q, p1 - p0)
                     p0 = p1
             for i in range(Kg * CRS):
                 total = 0
-                for e in range(L):
-                    total = total + lanes[i * L + e]
+                for e in range(LW):
+                    total = total + lanes[i * LW + e]
                 partials[sp, g * Kg * CRS + i] = total
         for i in prange(K * CRS, schedule="static", num_threads=threads):
             acc = partials[0, i]
