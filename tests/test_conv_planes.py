@@ -46,6 +46,19 @@ def _magnitudes(z, f, b, delta, kw):
     return _three(*a, kw, "direct")
 
 
+@pytest.fixture(autouse=True)
+def _plane_route_for_float64_too(monkeypatch):
+    # float64 takes the route for depthwise groups only (the rule of _conv_planes.applies):
+    # the kernels take any C_g in both dtypes, so the tests below run them on float64 too
+    for name in ("applies", "applies_input", "applies_filter"):
+        rule = getattr(_conv_planes, name)
+
+        def both(*args, _rule=rule):
+            return _rule(*args[:-1], 4) if len(args) > 4 and args[-1] == 8 else _rule(*args)
+
+        monkeypatch.setattr(_conv_planes, name, both)
+
+
 def check_against_direct(rng, shape, kernel, dtype, threads=None, **kw):
     """The fast path (whatever route it takes) against the literal kernels."""
     N, C, H, W = shape
@@ -87,6 +100,18 @@ def test_the_plane_route_takes_small_groups_only(rng, monkeypatch, C, K, groups,
     cnnprop.conv2d_backward_input(out, f, z.shape, padding=1, groups=groups, algorithm="fast")
     cnnprop.conv2d_backward_filter(out, z, 3, padding=1, groups=groups, algorithm="fast")
     assert calls == routes
+
+
+def test_float64_takes_the_plane_route_for_depthwise_groups_only(rng, monkeypatch):
+    monkeypatch.undo()                      # the rules as they are, without the fixture below
+    calls = _record_routes(monkeypatch)
+    for f_channels, groups in ((2, 4), (1, 8)):
+        z = random(rng, (2, 8, 9, 9), np.float64)
+        f = random(rng, (8, f_channels, 3, 3), np.float64)
+        out = cnnprop.conv2d_forward(z, f, padding=1, groups=groups, algorithm="fast")
+        cnnprop.conv2d_backward_input(out, f, z.shape, padding=1, groups=groups, algorithm="fast")
+        cnnprop.conv2d_backward_filter(out, z, 3, padding=1, groups=groups, algorithm="fast")
+    assert calls == ["forward", "backward_input", "backward_filter"]
 
 
 def test_a_stride_keeps_the_input_delta_on_the_gemms(rng, monkeypatch):

@@ -30,23 +30,31 @@ MAX_GROUP_OUT = 16
 FILTER_TASKS = 64
 
 
-def applies(C, K, groups, kernel_channels):
-    """True when the plane route takes eqs (4g) and (7g) of this convolution (``kernel_channels``: C_g)."""
+def applies(C, K, groups, kernel_channels, itemsize=4):
+    """True when the plane route takes eq (4g) of this convolution (``kernel_channels``: C_g).
+
+    float32: groups of at most 16 input and output channels. float64
+    (``itemsize`` 8): depthwise-like groups only (C_g = 1), where the double
+    GEMMs are as thin; with C_g > 1 the float64 GEMMs ran at or ahead of
+    the plane kernels (measured, docs/performance.md).
+    """
+    if itemsize > 4 and kernel_channels > 1:
+        return False
     return kernel_channels <= MAX_GROUP_IN and K // groups <= MAX_GROUP_OUT
 
 
-def applies_input(C, K, groups, kernel_channels, g):
+def applies_input(C, K, groups, kernel_channels, g, itemsize=4):
     """True when the plane route takes eq (7g): :func:`applies`, and stride 1.
 
     With a stride the route correlates the delta spread out by the stride, u v
     times as many terms as there are (the stride's zeros): it lost to the GEMMs'
     col2im even on a depthwise layer (measured, docs/performance.md).
     """
-    return applies(C, K, groups, kernel_channels) and (g.u, g.v) == (1, 1)
+    return applies(C, K, groups, kernel_channels, itemsize) and (g.u, g.v) == (1, 1)
 
 
-def applies_filter(C, K, groups, kernel_channels, taps=1):
-    """True when the plane route takes eq (5g) (``taps``: R S).
+def applies_filter(C, K, groups, kernel_channels, taps=1, itemsize=4):
+    """True when the plane route takes eq (5g) (``taps``: R S; float64: C_g = 1 only).
 
     Depthwise-like groups (C_g = 1, K_g <= 16), and groups of :func:`applies`
     whose outputs and taps tile by 4 x 3 (K_g a multiple of 4, C_g R S of 3):
@@ -58,7 +66,7 @@ def applies_filter(C, K, groups, kernel_channels, taps=1):
     K_g = K // groups
     if kernel_channels == 1:
         return K_g <= MAX_GROUP_OUT
-    return (applies(C, K, groups, kernel_channels) and K_g % 4 == 0
+    return (applies(C, K, groups, kernel_channels, itemsize) and K_g % 4 == 0
             and kernel_channels * taps % 3 == 0)
 
 

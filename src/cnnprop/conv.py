@@ -187,7 +187,7 @@ def _forward_core(z, f, b, g, groups, algorithm, num_threads):
         scratch = np.empty((threads, g.P * g.Q))     # one float64 accumulator plane a thread
         conv_direct.conv2d_forward(z, f, b, out, scratch, g.u, g.v, g.dh, g.dw, g.pt, g.pl, groups)
         return out
-    if _conv_planes.applies(C, K, groups, f.shape[1]):
+    if _conv_planes.applies(C, K, groups, f.shape[1], dtype.itemsize):
         return _conv_planes.forward(z, f, b, out, g, groups,
                                     min(resolve_num_threads(num_threads, work=work), N * groups))
     if _strided_1x1(g):
@@ -219,7 +219,8 @@ def _input_core(delta, f, shape, g, groups, algorithm, num_threads):
                                           threads)
         return dz
     # the plane route multiplies the stride's zeros too: finite kernels only
-    if _conv_planes.applies_input(C, K, groups, f.shape[1], g) and np.isfinite(f).all():
+    if (_conv_planes.applies_input(C, K, groups, f.shape[1], g, dtype.itemsize)
+            and np.isfinite(f).all()):
         return _conv_planes.backward_input(delta, f, dz, g, groups,
                                            min(resolve_num_threads(num_threads, work=work),
                                                N * groups))
@@ -259,7 +260,7 @@ def _filter_core(delta, z, g, groups, divisor, algorithm, num_threads):
         conv_direct.conv2d_backward_filter(delta, z, df, g.u, g.v, g.dh, g.dw, g.pt, g.pl, groups,
                                            divisor, nonfinite, threads)
         return df
-    if _conv_planes.applies_filter(C, K, groups, Cg, g.R * g.S):
+    if _conv_planes.applies_filter(C, K, groups, Cg, g.R * g.S, dtype.itemsize):
         tasks = len(_conv_planes.spans(N, groups)) * groups
         return _conv_planes.backward_filter(delta, z, df, g, groups, divisor,
                                             min(resolve_num_threads(num_threads, work=work), tasks))
