@@ -137,6 +137,15 @@ def test_the_strided_spread_of_the_input_delta_against_the_literal_kernels(rng, 
     assert calls.count("backward_input") == 4
 
 
+def test_the_kernel_gradients_running_sums_stay_within_the_scratch_budget(monkeypatch):
+    monkeypatch.undo()                      # the rules as they are, without the fixture below
+    # 16 outputs of one channel a group, float64: a 3x3 kernel takes 16 * 9 pairs
+    # of lanes (60 KB), a 51x51 one 16 * 2601 (17 MB, past the 16 MB budget)
+    assert _conv_planes.applies_filter(4, 64, 4, 1, 9, 8)
+    assert _conv_planes.applies_filter(4, 64, 4, 1, 49 * 49, 8)
+    assert not _conv_planes.applies_filter(4, 64, 4, 1, 51 * 51, 8)
+
+
 def test_auto_sends_depthwise_layers_to_the_plane_route(rng, monkeypatch):
     calls = _record_routes(monkeypatch)
     z, f = random(rng, (2, 32, 40, 40), np.float32), random(rng, (32, 1, 3, 3), np.float32)

@@ -12,6 +12,7 @@ import math
 
 import numpy as np
 
+from ._gemm_plan import SCRATCH_BYTES
 from ._kernels import conv_planes
 
 __all__ = ["applies", "applies_input", "applies_filter", "forward", "backward_input", "backward_filter", "spans",
@@ -64,6 +65,10 @@ def applies_filter(C, K, groups, kernel_channels, taps=1, itemsize=4):
     (measured on resnext_g32 and small_c16, docs/performance.md).
     """
     K_g = K // groups
+    # the running sums of a task (conv_planes.LANES a pair) stay within the
+    # fast path's scratch budget a thread, whatever the kernel size
+    if K_g * kernel_channels * taps * max(conv_planes.LANES.values()) * itemsize > SCRATCH_BYTES:
+        return False
     if kernel_channels == 1:
         return K_g <= MAX_GROUP_OUT
     return (applies(C, K, groups, kernel_channels, itemsize) and K_g % 4 == 0
