@@ -20,7 +20,7 @@ elements a plane.
 """
 import numpy as np
 
-from . import _validate as check
+from . import _conv_planes, _validate as check
 from ._blas_threads import controller as blas_threads
 from ._algorithm import resolve
 from ._gemm_plan import AUTO_GEMM_WORK, fits_blas, plan_conv
@@ -147,6 +147,16 @@ def _gemm_setup(N, C, K, g, groups, dtype, num_threads, work, tasks):
     return plan, threads
 
 
+def _strided_1x1(g):
+    """True for a 1x1 kernel with a stride and no padding: a subsample, then a plain GEMM."""
+    return g.R == g.S == 1 and (g.u, g.v) != (1, 1) and not any((g.pt, g.pb, g.pl, g.pr))
+
+
+def _subsampled(g):
+    """The stride-1 geometry on the subsampled input ``z[:, :, ::u, ::v]`` (P x Q)."""
+    return g._replace(H=g.P, W=g.Q, u=1, v=1)
+
+
 def _scratch(threads, size, dtype):
     # never empty: a bounds-checked build checks even untaken pointers' rows
     return np.empty((threads, max(1, size)), dtype=dtype)
@@ -156,8 +166,10 @@ def _scratch(threads, size, dtype):
 # for BLAS: measured on mobilenet_dw (N=8, C=K=128, 56x56, 3x3, float32, 2
 # threads) the literal kernels take 0.09 s forward and 0.16 s for the kernel
 # gradient against 0.18 s and 0.26 s on the GEMM path, so "auto" keeps them
-# literal there (the input delta's gather is the slower one: 0.58 s vs 0.12 s).
-def _auto_min_work(groups, f_channels):
+# literal there, unless the fast path's plane route (_conv_planes.py) takes them.
+def _auto_min_work(groups, f_channels, C, K, plane_route=None):
+    if (plane_route or _conv_planes.applies)(C, K, groups, f_channels):
+        return AUTO_GEMM_WORK
     return float("inf") if groups > 1 and f_channels == 1 else AUTO_GEMM_WORK
 
 
@@ -170,11 +182,17 @@ def _forward_core(z, f, b, g, groups, algorithm, num_threads):
         return out
     work = N * K * g.P * g.Q * f[0].size
     fits = fits_blas(K, f[0].size, N * g.P * g.Q, g.H * g.W)
-    if resolve(algorithm, work, _auto_min_work(groups, f.shape[1]), fits) == "direct":
+    if resolve(algorithm, work, _auto_min_work(groups, f.shape[1], C, K), fits) == "direct":
         threads = resolve_num_threads(num_threads, work=work)
         scratch = np.empty((threads, g.P * g.Q))     # one float64 accumulator plane a thread
         conv_direct.conv2d_forward(z, f, b, out, scratch, g.u, g.v, g.dh, g.dw, g.pt, g.pl, groups)
         return out
+    if _conv_planes.applies(C, K, groups, f.shape[1], dtype.itemsize):
+        return _conv_planes.forward(z, f, b, out, g, groups,
+                                    min(resolve_num_threads(num_threads, work=work), N * groups))
+    if _strided_1x1(g):
+        # the columns of the GEMM are the subsampled input planes: no im2col
+        z, g = np.ascontiguousarray(z[:, :, ::g.u, ::g.v]), _subsampled(g)
     plan, threads = _gemm_setup(N, C, K, g, groups, dtype, num_threads, work, lambda p: len(p.blocks))
     multi = bool(np.any(plan.blocks[:, 1] - plan.blocks[:, 0] > 1))
     cols = _scratch(threads, 0 if plan.direct_cols else plan.chunk_rows * plan.max_cols, dtype)
@@ -200,6 +218,18 @@ def _input_core(delta, f, shape, g, groups, algorithm, num_threads):
         conv_direct.conv2d_backward_input(delta, f, dz, g.u, g.v, g.dh, g.dw, g.pt, g.pl, groups,
                                           threads)
         return dz
+    # the plane route multiplies the stride's zeros too: finite kernels only
+    if (_conv_planes.applies_input(C, K, groups, f.shape[1], g, dtype.itemsize)
+            and np.isfinite(f).all()):
+        return _conv_planes.backward_input(delta, f, dz, g, groups,
+                                           min(resolve_num_threads(num_threads, work=work),
+                                               N * groups))
+    if _strided_1x1(g):
+        # the input delta of the subsampled input, spread back (no window holds the rest: 0)
+        dz[...] = 0
+        dz[:, :, ::g.u, ::g.v] = _input_core(delta, f, (N, C, g.P, g.Q), _subsampled(g), groups,
+                                             "fast", num_threads)
+        return dz
     plan, threads = _gemm_setup(N, C, K, g, groups, dtype, num_threads, work,
                                 lambda p: len(p.groups) * len(p.channels))
     rows = int(np.max(plan.channels[:, 1] - plan.channels[:, 0])) * g.R * g.S
@@ -223,12 +253,19 @@ def _filter_core(delta, z, g, groups, divisor, algorithm, num_threads):
         return df
     work = delta.size * Cg * g.R * g.S
     fits = fits_blas(K, C * g.R * g.S, N * g.P * g.Q, H * W)
-    if resolve(algorithm, work, _auto_min_work(groups, Cg), fits) == "direct":
+    if resolve(algorithm, work, _auto_min_work(groups, Cg, C, K, _conv_planes.applies_filter),
+               fits) == "direct":
         threads = resolve_num_threads(num_threads, work=work)
         nonfinite = not bool(np.isfinite(delta).all())
         conv_direct.conv2d_backward_filter(delta, z, df, g.u, g.v, g.dh, g.dw, g.pt, g.pl, groups,
                                            divisor, nonfinite, threads)
         return df
+    if _conv_planes.applies_filter(C, K, groups, Cg, g.R * g.S, dtype.itemsize):
+        tasks = len(_conv_planes.spans(N, groups)) * groups
+        return _conv_planes.backward_filter(delta, z, df, g, groups, divisor,
+                                            min(resolve_num_threads(num_threads, work=work), tasks))
+    if _strided_1x1(g):
+        z, g = np.ascontiguousarray(z[:, :, ::g.u, ::g.v]), _subsampled(g)
     plan, threads = _gemm_setup(N, C, K, g, groups, dtype, num_threads, work,
                                 lambda p: max(len(p.spans) * groups * len(p.rows), 2))
     rows = int(np.max(plan.rows[:, 1] - plan.rows[:, 0]))

@@ -84,6 +84,11 @@ cdef void _im2col(const floating[:, :, :, ::1] z,
                     if v == 1:
                         # a contiguous run of the input row
                         memcpy(dst + j + a - q, src + a, (e - a) * sizeof(floating))
+                    elif v == 2:
+                        # the commonest stride as a constant: the compiler vectorises
+                        # the gather (every other element) with shuffles
+                        for qq in range(a, e):
+                            dst[j + qq - q] = src[qq * 2]
                     else:
                         for qq in range(a, e):
                             dst[j + qq - q] = src[qq * v]

@@ -69,6 +69,11 @@ CONV_LAYERS = (
     ConvLayer("deeplab_d2", 4, 256, 33, 256, 3, 1, 2, dilation=2),
     ConvLayer("resnext_g32", 8, 256, 28, 256, 3, 1, 1, groups=32),
     ConvLayer("unet_up", 8, 128, 28, 64, 2, 2, 0, transposed=True),
+    # layers the fast path was not tuned for (issue 13): few channels and a large
+    # batch of small images, ResNet's 7x7 stride-2 stem, a strided 1x1
+    ConvLayer("small_c3", 128, 3, 32, 16, 3, 1, 1),
+    ConvLayer("stem7s2", 8, 3, 224, 64, 7, 2, 3),
+    ConvLayer("res1x1s2", 8, 256, 56, 512, 1, 2, 0),
 )
 
 POOL_LAYERS = (

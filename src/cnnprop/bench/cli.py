@@ -26,7 +26,9 @@ def layers_epilog():
         "lenet2: LeNet-5's second convolution; vgg3x3: a VGG-16 3x3 block; res_s2: ResNet's strided 3x3 "
         "downsampling; res1x1: a ResNet bottleneck 1x1 expansion; alex11: AlexNet's first layer; "
         "mobilenet_dw: a MobileNet depthwise 3x3; deeplab_d2: a DeepLab dilated 3x3; resnext_g32: a "
-        "ResNeXt grouped 3x3; unet_up: a U-Net 2x2 up-convolution (transposed); "
+        "ResNeXt grouped 3x3; unet_up: a U-Net 2x2 up-convolution (transposed); small_c3: "
+        "CIFAR-sized images, 3 channels, batch 128; stem7s2: ResNet's 7x7 stride-2 stem; "
+        "res1x1s2: a strided 1x1 projection; "
         "pool2s2, pool3s2p1: 2x2 stride-2 and ResNet's 3x3 stride-2 padded max pooling. "
         "See docs/performance.md.", width=78),
         "", textwrap.fill("environment: CNNPROP_BENCH_SETTLE=SECONDS, the busy pause between timed calls "

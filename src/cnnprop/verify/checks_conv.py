@@ -11,7 +11,8 @@ from .data import conv_data, general_conv_data, uniform
 from .registry import Outcome, check, compare
 
 QUICK = select(CONV, quick=True, count=4)   # the 4th has C*R*S > 256
-GENERAL_QUICK = (GENERAL_CONV[2], GENERAL_CONV[4])    # groups + asymmetric padding; reflect
+# groups + asymmetric padding; reflect; depthwise on the fast path's plane route
+GENERAL_QUICK = (GENERAL_CONV[2], GENERAL_CONV[4], GENERAL_CONV[7])
 
 
 def _as(dtype, *arrays):

@@ -106,6 +106,8 @@ CONV = (
     ConvCase("pad_gt_kernel", 2, 1, 4, 4, 2, 2, 2, (1, 1), (3, 2)),
     ConvCase("lenet_like", 4, 6, 12, 12, 8, 5, 5, (1, 1), (0, 0)),
     ConvCase("asymmetric_2", 1, 2, 9, 7, 3, 3, 2, (2, 3), (1, 0)),
+    # few channels, many small images: the fast path's plane route (issue 13)
+    ConvCase("small_image_batch", 16, 3, 6, 6, 4, 3, 3, (1, 1), (1, 1)),
 )
 
 GENERAL_CONV = (
@@ -116,6 +118,12 @@ GENERAL_CONV = (
     GeneralConvCase("reflect_max", 1, 2, 5, 6, 3, 3, 3, (1, 1), ((4, 0), (5, 1)), (1, 1), 1, "reflect"),
     GeneralConvCase("replicate", 2, 2, 5, 6, 3, 3, 3, (2, 1), ((2, 2), (1, 2)), (1, 2), 1, "replicate"),
     GeneralConvCase("circular_bound", 1, 4, 5, 6, 2, 3, 3, (1, 1), ((5, 1), (0, 6)), (2, 1), 2, "circular"),
+    # the fast path's plane route (issue 13): rows wide enough for every register
+    # block of its loops (45 = 32 + 8 + 4 + 1), depthwise in all three equations;
+    # small groups with a column stride (the phase layout) and dilation
+    GeneralConvCase("depthwise_wide", 2, 4, 9, 45, 4, 3, 3, (1, 1), ((1, 1), (1, 1)), (1, 1), 4),
+    GeneralConvCase("small_groups_strided", 3, 6, 11, 37, 6, 3, 2, (1, 2), ((1, 0), (2, 1)),
+                    (2, 1), 3),
 )
 
 POOL = (
