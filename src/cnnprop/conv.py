@@ -21,6 +21,7 @@ elements a plane.
 import numpy as np
 
 from . import _validate as check
+from . import _winograd
 from ._blas_threads import controller as blas_threads
 from ._algorithm import resolve
 from ._gemm_plan import AUTO_GEMM_WORK, fits_blas, plan_conv
@@ -169,6 +170,8 @@ def _forward_core(z, f, b, g, groups, algorithm, num_threads):
     if N == 0:
         return out
     work = N * K * g.P * g.Q * f[0].size
+    if _winograd.wants(algorithm, g, groups, C, K, dtype, work):
+        return _winograd.forward(z, f, b, g, num_threads)
     fits = fits_blas(K, f[0].size, N * g.P * g.Q, g.H * g.W)
     if resolve(algorithm, work, _auto_min_work(groups, f.shape[1]), fits) == "direct":
         threads = resolve_num_threads(num_threads, work=work)
@@ -194,6 +197,8 @@ def _input_core(delta, f, shape, g, groups, algorithm, num_threads):
     if N == 0:
         return dz
     work = delta.size * f[0].size
+    if _winograd.wants(algorithm, g, groups, C, K, dtype, work):
+        return _winograd.backward_input(delta, f, shape, g, num_threads)
     fits = fits_blas(K, C * g.R * g.S, N * g.P * g.Q, H * W)
     if resolve(algorithm, work, AUTO_GEMM_WORK, fits) == "direct":
         threads = resolve_num_threads(num_threads, work=work)
@@ -260,8 +265,11 @@ def input_resolved(delta, f, shape, g, groups, padding_mode, algorithm, num_thre
     gp = _unpadded(g)
     N, C = shape[:2]
     work = delta.size * f[0].size
-    path = resolve(algorithm, work, AUTO_GEMM_WORK,
-                   fits_blas(f.shape[0], C * g.R * g.S, N * g.P * g.Q, gp.H * gp.W))
+    if _winograd.wants(algorithm, gp, groups, C, f.shape[0], delta.dtype, work):
+        path = "winograd"
+    else:
+        path = resolve(algorithm, work, AUTO_GEMM_WORK,
+                       fits_blas(f.shape[0], C * g.R * g.S, N * g.P * g.Q, gp.H * gp.W))
     dtype = delta.dtype
     if path == "direct":
         # the reference sums in float64 and rounds once: fold before rounding
