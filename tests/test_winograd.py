@@ -13,15 +13,15 @@ from _helpers import random
 from conftest import DTYPES
 
 
-def _bound(result, truth, magnitude, length, dtype):
-    """Worst |result - truth| / (gamma_{length}(u) m_W + u |truth| + gamma(u64) m_W): must be <= 1.
+def _bound(result, truth, magnitude, channels, dtype, m=None):
+    """Worst |result - truth| / bound (W3) of docs/winograd.md: must be <= 1.
 
-    The bound of docs/winograd.md: the transformed kernel and input are rounded
-    once each (2u), the channel sum runs in the data type (gamma_C), the output
-    is rounded once (u |y|); all relative to the Winograd magnitude m_W.
+    ``gamma_L(u) m_W + u |truth|`` with ``L = rounding_length(m, channels)``,
+    plus ``gamma_L(u64) m_W`` for a float64 truth that is itself rounded.
     """
     u = unit_roundoff(dtype)
-    bound = (gamma(length + 2, u) + gamma(length + 2)) * magnitude + u * np.abs(truth)
+    length = _winograd.rounding_length(m or _winograd.tile_size(dtype), channels)
+    bound = (gamma(length, u) + gamma(length)) * magnitude + u * np.abs(truth)
     diff = np.abs(np.float64(result) - truth)
     assert np.all(np.isfinite(result))
     return float(np.max(diff / np.where(bound > 0, bound, 1.0), initial=0.0))
@@ -96,7 +96,7 @@ def test_both_tile_sizes_in_both_dtypes(rng, m, dtype):
     out = _winograd.correlate(z, _winograd.filter_transform(f, m), b, (3, 5, 13, 7), 1, 1, m, None)
     truth = sref.conv_forward(z, f, b, (1, 1), (1, 1))
     mag = sref.winograd_magnitude(z, f, b, out.shape, 1, 1, m)
-    assert _bound(out, truth, mag, 6, dtype) <= 1
+    assert _bound(out, truth, mag, 6, dtype, m) <= 1
 
 
 def test_the_winograd_magnitude_bounds_the_direct_one(rng):
@@ -128,7 +128,7 @@ def test_random_geometries_forward_and_input_delta(case):
     # forward with the tile size drawn, against the literal kernel
     out = _winograd.correlate(z, _winograd.filter_transform(f, m), b, (N, K, P, Q), pt, pl, m, None)
     truth = sref.general_conv_forward(z, f, b, (1, 1), case["pads"], (1, 1), 1, "zeros")
-    assert _bound(out, truth, sref.winograd_magnitude(z, f, b, out.shape, pt, pl, m), C, dtype) <= 1
+    assert _bound(out, truth, sref.winograd_magnitude(z, f, b, out.shape, pt, pl, m), C, dtype, m) <= 1
     # the public API (the dtype's tile size), forward and input delta
     api = cnnprop.conv2d_forward(z, f, b, padding=case["pads"], algorithm="winograd")
     ma = _winograd.tile_size(dtype)

@@ -114,6 +114,20 @@ def supported(g, groups):
     return reason_unsupported(g, groups) is None
 
 
+# Roundings outside the channel sum, per tile size: the transformed kernel
+# (computed in float64, rounded once: 1), the input transform in the data type
+# (two 1-D passes of at most 1 (m = 2) or 3 (m = 4) roundings an entry), the
+# output transform (two passes of at most 2 or 3) and the bias (1); see
+# docs/winograd.md, bound (W3).
+EXTRA_ROUNDINGS = {2: 1 + 2 + 4 + 1, 4: 1 + 6 + 6 + 1}
+
+
+def rounding_length(m, channels):
+    """``L`` of bound (W3): ``|y - y_exact| <= gamma_L(u) m_W + u |y|`` for F(m x m, 3 x 3)
+    summing ``channels`` products a transform point."""
+    return int(channels) + EXTRA_ROUNDINGS[m]
+
+
 def tile_size(dtype):
     """m of F(m x m, 3 x 3): 4 in float64, 2 in float32 (see docs/winograd.md)."""
     return 4 if np.dtype(dtype) == np.float64 else 2
@@ -148,7 +162,7 @@ def auto_picks(C, K, g, dtype, work):
 
 # Tiles a block: the GEMMs are K x C x T; measured (docs/winograd.md), wider
 # blocks than this gain nothing and leave fewer tasks.
-BLOCK_TILES = 256
+BLOCK_TILES = 128
 MIN_BLOCK_TILES = 16
 MIN_BLOCKS = 4
 
@@ -177,9 +191,13 @@ def filter_transform(f, m, transpose=False):
     f64 = np.asarray(f, dtype=np.float64)
     if transpose:
         f64 = f64[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-    U = np.einsum("ar,kcrs,bs->abkc", G, f64, G, optimize=True)
+    K, C = f64.shape[:2]
     alpha = m + 2
-    return np.ascontiguousarray(U.reshape(alpha * alpha, f64.shape[0], f64.shape[1]), dtype=f.dtype)
+    # two matrix products (BLAS) rather than one einsum, which is slow for large K C
+    rows = np.tensordot(G, f64.reshape(K * C, 3, 3), axes=([1], [1]))       # (alpha, KC, 3)
+    U = np.tensordot(rows, G, axes=([2], [1]))                              # (alpha, KC, alpha)
+    U = U.transpose(0, 2, 1).reshape(alpha * alpha, K, C)
+    return np.ascontiguousarray(U, dtype=f.dtype)
 
 
 def correlate(z, U, b, out_shape, pt, pl, m, num_threads):
@@ -191,7 +209,6 @@ def correlate(z, U, b, out_shape, pt, pl, m, num_threads):
     out = np.empty(out_shape, dtype=dtype)
     if N == 0:
         return out
-    AT, _, BT = transforms(m)
     alpha = m + 2
     tiles = N * math.ceil(P / m) * math.ceil(Q / m)
     blocks, width = plan_blocks(tiles, C, K, alpha, dtype.itemsize)
@@ -200,7 +217,7 @@ def correlate(z, U, b, out_shape, pt, pl, m, num_threads):
     v = np.empty((threads, alpha * alpha * C * width), dtype=dtype)
     mm = np.empty((threads, alpha * alpha * K * width), dtype=dtype)
     with blas_threads().limit(1):
-        conv_winograd.winograd_correlate(z, U, np.ascontiguousarray(b, dtype=dtype), out, BT, AT,
+        conv_winograd.winograd_correlate(z, U, np.ascontiguousarray(b, dtype=dtype), out, m,
                                          blocks, v, mm, pt, pl)
     return out
 

@@ -1,0 +1,148 @@
+"""Winograd against the fast (im2col + GEMM) path and PyTorch, side by side.
+
+``python -m cnnprop.bench.winograd [--dtype float32] [--repeats 7] [--threads 2]``
+times, per layer and direction (forward, input delta), the fast path,
+Winograd F(2x2,3x3) and F(4x4,3x3) and PyTorch in one process, interleaved
+round by round so that the machine's load hits them alike, and prints
+medians, GFLOP/s (the direct convolution's 2 N K C 9 P Q) and the error of
+each against the float64 truth (max |y - truth| / max |truth| and the worst
+element error relative to the direct magnitude ``sum |z||f|``). The numbers
+of docs/winograd.md come from this script.
+"""
+import argparse
+import statistics
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+import cnnprop
+from cnnprop import _winograd
+
+__all__ = ["Layer", "LAYERS", "measure", "main"]
+
+
+class Layer(NamedTuple):
+    """A 3x3 stride-1 layer: input (N, C, H, H), K kernels, padding p."""
+
+    name: str
+    N: int
+    C: int
+    H: int
+    K: int
+    p: int = 1
+
+
+LAYERS = (
+    Layer("vgg3x3", 8, 64, 56, 64),
+    Layer("resnext_nogroups", 8, 256, 28, 256),
+    Layer("deeplab_nodil", 4, 256, 33, 256),
+    # not tuned for
+    Layer("small_c16", 32, 16, 32, 16),
+    Layer("n1_c256_14", 1, 256, 14, 256),
+    Layer("rgb_224", 4, 3, 224, 64),
+)
+
+
+def _winograd_call(m, direction):
+    def call(z, f, delta, threads):
+        if direction == "forward":
+            U = _winograd.filter_transform(f, m)
+            N, K = z.shape[0], f.shape[0]
+            return _winograd.correlate(z, U, np.zeros(K, z.dtype), (N, K) + delta.shape[2:],
+                                       1, 1, m, threads)
+        U = _winograd.filter_transform(f, m, transpose=True)
+        return _winograd.correlate(delta, U, np.zeros(z.shape[1], z.dtype), z.shape, 1, 1, m, threads)
+    return call
+
+
+def _calls(direction):
+    import torch
+    import torch.nn.functional as F
+
+    if direction == "forward":
+        fast = lambda z, f, d, t: cnnprop.conv2d_forward(z, f, None, 1, 1, algorithm="fast", num_threads=t)  # noqa: E731
+        peer = lambda tz, tf, td, shape: F.conv2d(tz, tf, None, 1, 1)  # noqa: E731
+    else:
+        fast = lambda z, f, d, t: cnnprop.conv2d_backward_input(d, f, z.shape, 1, 1, algorithm="fast",  # noqa: E731
+                                                                num_threads=t)
+        peer = lambda tz, tf, td, shape: torch.nn.grad.conv2d_input(shape, tf, td, 1, 1)  # noqa: E731
+    return {"fast": fast, "wino2": _winograd_call(2, direction), "wino4": _winograd_call(4, direction),
+            "torch": peer}
+
+
+def _truth(z, f, delta, direction):
+    from cnnprop.verify import references as ref
+
+    z64, f64, d64 = (np.float64(a) for a in (z, f, delta))
+    if direction == "forward":
+        return (ref.conv_forward(z64, f64, None, (1, 1), (1, 1)),
+                ref.conv_forward(abs(z64), abs(f64), None, (1, 1), (1, 1)))
+    return (ref.conv_backward_input(d64, f64, z.shape, (1, 1), (1, 1)),
+            ref.conv_backward_input(abs(d64), abs(f64), z.shape, (1, 1), (1, 1)))
+
+
+def measure(layers=LAYERS, dtype="float32", repeats=7, threads=2, errors=True):
+    """Rows ``(layer, direction, path, median s, GFLOP/s, normwise error, elementwise error)``."""
+    import torch
+
+    torch.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    rows = []
+    for layer in layers:
+        P = layer.H + 2 * layer.p - 2
+        z = rng.uniform(-1, 1, (layer.N, layer.C, layer.H, layer.H)).astype(dtype)
+        f = rng.uniform(-1, 1, (layer.K, layer.C, 3, 3)).astype(dtype)
+        delta = rng.uniform(-1, 1, (layer.N, layer.K, P, P)).astype(dtype)
+        tz, tf, td = (torch.from_numpy(a) for a in (z, f, delta))
+        flops = 2 * layer.N * layer.K * layer.C * 9 * P * P
+        for direction in ("forward", "input"):
+            calls = _calls(direction)
+            times = {name: [] for name in calls}
+            results = {}
+            for _ in range(repeats):
+                for name, call in calls.items():
+                    start = time.perf_counter()
+                    if name == "torch":
+                        with torch.no_grad():
+                            res = call(tz, tf, td, z.shape).numpy()
+                    else:
+                        res = call(z, f, delta, threads)
+                    times[name].append(time.perf_counter() - start)
+                    results[name] = res
+            truth, magnitude = _truth(z, f, delta, direction) if errors else (None, None)
+            for name in calls:
+                med = statistics.median(times[name])
+                if errors:
+                    diff = np.abs(np.float64(results[name]) - truth)
+                    normwise = float(diff.max() / np.abs(truth).max())
+                    elementwise = float(np.max(diff / np.where(magnitude > 0, magnitude, 1)))
+                else:
+                    normwise = elementwise = float("nan")
+                rows.append((layer.name, direction, name, med, flops / med / 1e9, normwise, elementwise))
+    return rows
+
+
+def main(argv=None):
+    """Print the comparison table."""
+    parser = argparse.ArgumentParser(prog="python -m cnnprop.bench.winograd", description=__doc__)
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--layer", action="append", help="only these layers (names of LAYERS)")
+    parser.add_argument("--no-errors", action="store_true", help="skip the float64 truth")
+    args = parser.parse_args(argv)
+    layers = [layer for layer in LAYERS if not args.layer or layer.name in args.layer]
+    rows = measure(layers, args.dtype, args.repeats, args.threads, not args.no_errors)
+    print(f"{'layer':18} {'dir':8} {'path':6} {'ms':>9} {'GFLOP/s':>8} {'x torch':>8} "
+          f"{'x fast':>7} {'normwise':>9} {'elemwise':>9}")
+    by_key = {(r[0], r[1], r[2]): r for r in rows}
+    for layer, direction, name, med, gflops, normwise, elementwise in rows:
+        peer = by_key[(layer, direction, "torch")][3]
+        fast = by_key[(layer, direction, "fast")][3]
+        print(f"{layer:18} {direction:8} {name:6} {med * 1e3:9.2f} {gflops:8.1f} {peer / med:8.2f} "
+              f"{fast / med:7.2f} {normwise:9.2e} {elementwise:9.2e}")
+
+
+if __name__ == "__main__":
+    main()
