@@ -184,20 +184,17 @@ def plan_blocks(tiles, C, K, alpha, itemsize):
     return blocks.reshape(-1, 2), width
 
 
-def filter_transform(f, m, transpose=False):
+def filter_transform(f, m, transpose=False, num_threads=None):
     """``U[xi, k, c] = (G f[k, c] G^T)[xi]`` in float64, rounded once to f's dtype;
     with ``transpose``, of the rotated channel-transposed kernel of (W2): ``U[xi, c, k]``."""
     _, G, _ = transforms(m)
-    f64 = np.asarray(f, dtype=np.float64)
-    if transpose:
-        f64 = f64[:, :, ::-1, ::-1].transpose(1, 0, 2, 3)
-    K, C = f64.shape[:2]
+    K, C = f.shape[:2]
     alpha = m + 2
-    # two matrix products (BLAS) rather than one einsum, which is slow for large K C
-    rows = np.tensordot(G, f64.reshape(K * C, 3, 3), axes=([1], [1]))       # (alpha, KC, 3)
-    U = np.tensordot(rows, G, axes=([2], [1]))                              # (alpha, KC, alpha)
-    U = U.transpose(0, 2, 1).reshape(alpha * alpha, K, C)
-    return np.ascontiguousarray(U, dtype=f.dtype)
+    f = np.ascontiguousarray(f)
+    U = np.empty((alpha * alpha, C, K) if transpose else (alpha * alpha, K, C), dtype=f.dtype)
+    threads = resolve_num_threads(num_threads, work=f.size * alpha * alpha)
+    conv_winograd.filter_transform(f, G, U, bool(transpose), threads)
+    return U
 
 
 def correlate(z, U, b, out_shape, pt, pl, m, num_threads):
@@ -226,12 +223,14 @@ def forward(z, f, b, g, num_threads):
     """Eq (4g) for a supported geometry ``g`` (zero padding), by (W1)."""
     m = tile_size(z.dtype)
     N, K = z.shape[0], f.shape[0]
-    return correlate(z, filter_transform(f, m), b, (N, K, g.P, g.Q), g.pt, g.pl, m, num_threads)
+    return correlate(z, filter_transform(f, m, num_threads=num_threads), b, (N, K, g.P, g.Q),
+                     g.pt, g.pl, m, num_threads)
 
 
 def backward_input(delta, f, shape, g, num_threads):
     """Eq (7g) for a supported geometry ``g`` (zero padding), by (W2)."""
     m = tile_size(delta.dtype)
     C = shape[1]
-    return correlate(delta, filter_transform(f, m, transpose=True), np.zeros(C, dtype=delta.dtype),
+    return correlate(delta, filter_transform(f, m, transpose=True, num_threads=num_threads),
+                     np.zeros(C, dtype=delta.dtype),
                      tuple(shape), 2 - g.pt, 2 - g.pl, m, num_threads)

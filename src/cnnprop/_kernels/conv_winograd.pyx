@@ -243,3 +243,44 @@ def winograd_correlate(const floating[:, :, :, ::1] z,   # IN  (N, C, H, W)
             else:
                 _block(z, U, b, out, blocks[i, 0], blocks[i, 1], &v_scratch[t, 0],
                        &m_scratch[t, 0], pt, pl, 4, 6)
+
+
+cdef inline void _filter_one(const floating[:, :, :, ::1] f, const double[:, ::1] G,
+                             floating[:, :, ::1] U, Py_ssize_t k, Py_ssize_t c,
+                             bint transpose) noexcept nogil:
+    # One kernel's transform (its own stack arrays: called once per prange task)
+    cdef Py_ssize_t alpha = G.shape[0], i, j, r
+    cdef double g[9]
+    cdef double t[MAX_ALPHA * 3]
+    cdef double acc
+    for r in range(9):
+        g[r] = f[k, c, 2 - r // 3, 2 - r % 3] if transpose else f[k, c, r // 3, r % 3]
+    # t = G g (alpha x 3), then U = t G^T (alpha x alpha)
+    for i in range(alpha):
+        for j in range(3):
+            acc = 0
+            for r in range(3):
+                acc = acc + G[i, r] * g[r * 3 + j]
+            t[i * 3 + j] = acc
+    for i in range(alpha):
+        for j in range(alpha):
+            acc = 0
+            for r in range(3):
+                acc = acc + t[i * 3 + r] * G[j, r]
+            if transpose:
+                U[i * alpha + j, c, k] = <floating> acc
+            else:
+                U[i * alpha + j, k, c] = <floating> acc
+
+
+def filter_transform(const floating[:, :, :, ::1] f,     # IN  (K, C, 3, 3)
+                     const double[:, ::1] G,              # IN  (alpha, 3)
+                     floating[:, :, ::1] U,               # OUT (alpha^2, K, C), or (alpha^2, C, K)
+                     bint transpose, int threads):
+    """``U[xi, k, c] = (G f[k, c] G^T)[xi]``, in float64 and rounded once; with
+    ``transpose``, of the rotated kernel of (W2): ``U[xi, c, k] = (G f[k, c, ::-1, ::-1] G^T)[xi]``."""
+    cdef Py_ssize_t K = f.shape[0], C = f.shape[1]
+    cdef Py_ssize_t kc
+    with nogil:
+        for kc in prange(K * C, schedule="static", num_threads=threads):
+            _filter_one(f, G, U, kc // C, kc % C, transpose)
