@@ -257,3 +257,47 @@ def test_the_nn_layer_takes_winograd(rng):
     out = layer.forward(z)
     dz = layer.backward(np.ones_like(out))
     assert dz.shape == z.shape and layer.params["weight"].grad.shape == (4, 3, 3, 3)
+
+
+# ---------------------------------------------------------------- the "auto" rule
+
+def _same(a, b):
+    return a.shape == b.shape and np.array_equal(a, b)
+
+
+def test_auto_picks_winograd_only_where_the_rule_says(rng):
+    # float32, C = K = 64, 46x46: 23 * 23 = 529 tiles >= AUTO_MIN_TILES: Winograd
+    z, f, b = _forward_case(rng, 1, 64, 46, 46, 64, 1, np.float32)
+    auto = cnnprop.conv2d_forward(z, f, b, padding=1)
+    assert _same(auto, cnnprop.conv2d_forward(z, f, b, padding=1, algorithm="winograd"))
+    assert not _same(auto, cnnprop.conv2d_forward(z, f, b, padding=1, algorithm="fast"))
+    # the input delta needs 128 channels: the fast path here
+    delta = random(rng, (1, 64, 46, 46), np.float32)
+    assert _same(cnnprop.conv2d_backward_input(delta, f, z.shape, padding=1),
+                 cnnprop.conv2d_backward_input(delta, f, z.shape, padding=1, algorithm="fast"))
+    # float64 (F(4x4) errs 10-40x more than the GEMM path): never
+    z64, f64, b64 = (a.astype(np.float64) for a in (z, f, b))
+    assert _same(cnnprop.conv2d_forward(z64, f64, b64, padding=1),
+                 cnnprop.conv2d_forward(z64, f64, b64, padding=1, algorithm="fast"))
+    # too few tiles (44x44: 484), too few channels, a strided layer: the fast path
+    for zz, ff, kw in [(z[:, :, :44, :44], f, dict(padding=1)), (z[:, :32], f[:, :32], dict(padding=1)),
+                       (z, f, dict(padding=1, stride=2))]:
+        zz = np.ascontiguousarray(zz)
+        ff = np.ascontiguousarray(ff)
+        assert _same(cnnprop.conv2d_forward(zz, ff, b, **kw),
+                     cnnprop.conv2d_forward(zz, ff, b, algorithm="fast", **kw))
+    # use_algorithm("direct") still means the literal kernels
+    with cnnprop.use_algorithm("direct"):
+        assert _same(cnnprop.conv2d_forward(z, f, b, padding=1),
+                     cnnprop.conv2d_forward(z, f, b, padding=1, algorithm="direct"))
+
+
+def test_auto_rule_counts_the_tiles_of_the_direction():
+    from cnnprop.geometry import sliding_window
+
+    g = sliding_window((46, 46), (3, 3), 1, 1, 1)
+    assert _winograd.auto_picks("forward", 1, 64, 64, g, np.float32)
+    assert not _winograd.auto_picks("input", 1, 64, 64, g, np.float32)
+    assert _winograd.auto_picks("input", 1, 128, 128, g, np.float32)
+    assert not _winograd.auto_picks("forward", 1, 64, 64, g, np.float64)
+    assert not _winograd.auto_picks("forward", 1, 64, 63, g, np.float32)

@@ -133,13 +133,15 @@ def tile_size(dtype):
     return 4 if np.dtype(dtype) == np.float64 else 2
 
 
-def wants(algorithm, g, groups, C, K, dtype, work):
+def wants(algorithm, g, groups, N, C, K, dtype, direction):
     """True when a convolution call runs on Winograd.
 
     ``algorithm="winograd"`` (explicit, or through :func:`cnnprop.use_algorithm`)
     asks for it: an explicit request on a geometry it cannot run is a
     ValueError, the context's falls back to the other paths. ``"auto"`` takes
     it where :func:`auto_picks` says it is both accurate enough and faster.
+    ``C`` and ``K`` are the layer's input and output channels, ``direction``
+    ``"forward"`` or ``"input"``.
     """
     chosen = current_algorithm() if algorithm == "auto" else algorithm
     if chosen == "winograd":
@@ -150,12 +152,32 @@ def wants(algorithm, g, groups, C, K, dtype, work):
             raise ValueError("algorithm='winograd' needs a 3x3 kernel, stride 1, dilation 1 and "
                              f"groups=1; got {reason or 'channel counts beyond 32-bit BLAS'}")
         return False
-    return chosen == "auto" and supported(g, groups) and auto_picks(C, K, g, dtype, work)
+    return (chosen == "auto" and supported(g, groups) and fits_blas(C, K)
+            and auto_picks(direction, N, C, K, g, dtype))
 
 
-def auto_picks(C, K, g, dtype, work):
-    """The ``"auto"`` rule (docs/winograd.md): never, until measured otherwise."""
-    return False
+# The "auto" rule (docs/winograd.md). Accuracy: only where the tile size's
+# measured error is within AUTO_ERROR_FACTOR of the GEMM path's on the same
+# layers (F(2x2) in float32: 0.7x to 2x; F(4x4), float64's tile: 10x to 40x,
+# so never in float64). Speed: only the shape classes where Winograd measured
+# faster than the GEMM path in every run (python -m cnnprop.bench.winograd,
+# 2 threads): both channel counts at least AUTO_MIN_CHANNELS (64 forward,
+# 128 input delta: at 64 the input delta measured 0.96x to 1.08x) and at least
+# AUTO_MIN_TILES tiles (below, the blocks are too few and too thin: N=1,
+# 14x14, C=K=256 measured 0.57x).
+AUTO_ERROR_FACTOR = 2
+AUTO_MIN_CHANNELS = {"forward": 64, "input": 128}
+AUTO_MIN_TILES = 512
+
+
+def auto_picks(direction, N, C, K, g, dtype):
+    """The ``"auto"`` rule: float32, ``min(C, K) >= AUTO_MIN_CHANNELS[direction]``
+    and at least ``AUTO_MIN_TILES`` output tiles over the batch."""
+    if np.dtype(dtype) != np.float32 or min(C, K) < AUTO_MIN_CHANNELS[direction]:
+        return False
+    m = tile_size(dtype)
+    rows, cols = (g.P, g.Q) if direction == "forward" else (g.H, g.W)
+    return N * math.ceil(rows / m) * math.ceil(cols / m) >= AUTO_MIN_TILES
 
 
 # ------------------------------------------------------------ the kernels
