@@ -135,7 +135,8 @@ cdef inline void _input_run(const floating* plane, Py_ssize_t H, Py_ssize_t W,
                 drow[l] = row[w + l * m]
             for l in range(hi, L):
                 drow[l] = 0
-    # e = B^T d (down each column of the patches), then d = e B (along each row)
+    # e = B^T d (down each column of the patches), then dst = e B (along each
+    # row, straight into the transform points' rows of V)
     for bb in range(alpha):
         if alpha == 4:
             _bt2(d + bb * L, alpha * L, e + bb * L, alpha * L, L)
@@ -143,12 +144,9 @@ cdef inline void _input_run(const floating* plane, Py_ssize_t H, Py_ssize_t W,
             _bt4(d + bb * L, alpha * L, e + bb * L, alpha * L, L)
     for i in range(alpha):
         if alpha == 4:
-            _bt2(e + i * alpha * L, L, d + i * alpha * L, L, L)
+            _bt2(e + i * alpha * L, L, dst + i * alpha * stride, stride, L)
         else:
-            _bt4(e + i * alpha * L, L, d + i * alpha * L, L, L)
-    for i in range(alpha * alpha):
-        for l in range(L):
-            dst[i * stride + l] = <floating> d[i * L + l]
+            _bt4(e + i * alpha * L, L, dst + i * alpha * stride, stride, L)
 
 
 cdef inline void _output_run(const floating* src, Py_ssize_t stride, double bias,
@@ -158,15 +156,12 @@ cdef inline void _output_run(const floating* src, Py_ssize_t stride, double bias
     # plane[p0 + i, q0 + l m + j] = (A^T M_l A)[i, j] + bias inside the plane, with
     # M_l[xi] = src[xi * stride + l]
     cdef Py_ssize_t i, j, l, rows, cols
-    for i in range(alpha * alpha):
-        for l in range(L):
-            d[i * L + l] = src[i * stride + l]
-    # e = A^T M (m x alpha), then d = e A (m x m)
+    # e = A^T M (m x alpha, read straight from the GEMM's rows), then d = e A (m x m)
     for j in range(alpha):
         if alpha == 4:
-            _at2(d + j * L, alpha * L, e + j * L, alpha * L, L)
+            _at2(src + j * stride, alpha * stride, e + j * L, alpha * L, L)
         else:
-            _at4(d + j * L, alpha * L, e + j * L, alpha * L, L)
+            _at4(src + j * stride, alpha * stride, e + j * L, alpha * L, L)
     for i in range(m):
         if alpha == 4:
             _at2(e + i * alpha * L, L, d + i * m * L, L, L)
