@@ -301,3 +301,18 @@ def test_auto_rule_counts_the_tiles_of_the_direction():
     assert _winograd.auto_picks("input", 1, 128, 128, g, np.float32)
     assert not _winograd.auto_picks("forward", 1, 64, 64, g, np.float64)
     assert not _winograd.auto_picks("forward", 1, 64, 63, g, np.float32)
+
+
+def test_transposed_convolution_takes_winograd_where_it_is_a_stride_1_3x3_correlation(rng):
+    # its forward pass is eq (7g), its input delta eq (4g): both run on Winograd
+    x = random(rng, (2, 4, 6, 5), np.float64)
+    f = random(rng, (4, 3, 3, 3), np.float64)             # (C_in, C_out, R, S)
+    y = cnnprop.conv_transpose2d_forward(x, f, None, 1, 1, algorithm="winograd")
+    np.testing.assert_allclose(y, cnnprop.conv_transpose2d_forward(x, f, None, 1, 1, algorithm="direct"),
+                               rtol=0, atol=1e-13)
+    dx = cnnprop.conv_transpose2d_backward_input(y, f, x.shape, 1, 1, algorithm="winograd")
+    np.testing.assert_allclose(
+        dx, cnnprop.conv_transpose2d_backward_input(y, f, x.shape, 1, 1, algorithm="direct"),
+        rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="winograd"):
+        cnnprop.conv_transpose2d_forward(x, f, None, 2, 1, algorithm="winograd")
