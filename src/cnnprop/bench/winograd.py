@@ -19,7 +19,7 @@ import numpy as np
 import cnnprop
 from cnnprop import _winograd
 
-__all__ = ["Layer", "LAYERS", "measure", "main"]
+__all__ = ["Layer", "LAYERS", "measure", "error_survey", "main"]
 
 
 class Layer(NamedTuple):
@@ -129,6 +129,64 @@ def measure(layers=LAYERS, dtype="float32", repeats=7, threads=2, errors=True):
     return rows
 
 
+def _long_truth(z, f, pt, pl, P, Q):
+    # sum in long double (64-bit mantissa on x86) of exact float64 products of
+    # float32-exact data: the truth to well below float64's own rounding
+    N, C, H, W = z.shape
+    zp = np.zeros((N, C, P + 2, Q + 2), dtype=np.longdouble)
+    h0, w0 = max(0, pt), max(0, pl)
+    h1, w1 = min(P + 2, H + pt), min(Q + 2, W + pl)
+    if h1 > h0 and w1 > w0:
+        zp[:, :, h0:h1, w0:w1] = z[:, :, h0 - pt:h1 - pt, w0 - pl:w1 - pl]
+    out = np.zeros((N, f.shape[0], P, Q), dtype=np.longdouble)
+    fl = f.astype(np.longdouble)
+    for r in range(3):
+        for s in range(3):
+            out += np.einsum("nchw,kc->nkhw", zp[:, :, r:r + P, s:s + Q], fl[:, :, r, s])
+    return out
+
+
+def error_survey(count=40, seed=0):
+    """Worst errors over ``count`` random 3x3 stride-1 layers, per dtype and path.
+
+    Returns ``{(dtype, path): (worst element error / m, worst normwise error,
+    worst per-layer ratio of the element error to the fast path's, the same
+    for the normwise error)}`` with paths ``"fast"``, ``"F2"``, ``"F4"``; the
+    truth is summed in long double.
+    """
+    rng = np.random.default_rng(seed)
+    worst = {}
+    for _ in range(count):
+        N, C, K = int(rng.integers(1, 4)), int(rng.integers(1, 65)), int(rng.integers(1, 65))
+        H, W = (int(x) for x in rng.integers(1, 31, size=2))
+        pt, pl = (int(x) for x in rng.integers(0, 3, size=2))
+        if H + 2 * pt < 3 or W + 2 * pl < 3:
+            continue
+        P, Q = H + 2 * pt - 2, W + 2 * pl - 2
+        z = rng.uniform(-1, 1, (N, C, H, W)).astype(np.float32)
+        f = rng.uniform(-1, 1, (K, C, 3, 3)).astype(np.float32)
+        truth = _long_truth(z, f, pt, pl, P, Q)
+        mag = _long_truth(np.abs(z), np.abs(f), pt, pl, P, Q)
+        for dtype in ("float32", "float64"):
+            zz, ff = z.astype(dtype), f.astype(dtype)
+            zero = np.zeros(K, dtype)
+            results = {"fast": cnnprop.conv2d_forward(zz, ff, None, 1, (pt, pl), algorithm="fast")}
+            for m in _winograd.TILES:
+                results[f"F{m}"] = _winograd.correlate(zz, _winograd.filter_transform(ff, m), zero,
+                                                       (N, K, P, Q), pt, pl, m, None)
+            errors = {}
+            for name, res in results.items():
+                diff = np.abs(res.astype(np.longdouble) - truth)
+                errors[name] = (float(np.max(diff / np.where(mag > 0, mag, 1))),
+                                float(np.max(diff) / max(np.max(np.abs(truth)), 1e-300)))
+            for name, (elem, norm) in errors.items():
+                fe, fn = errors["fast"]
+                ratios = (elem / fe if fe > 0 else 1.0, norm / fn if fn > 0 else 1.0)
+                old = worst.get((dtype, name), (0.0,) * 4)
+                worst[(dtype, name)] = tuple(max(a, b) for a, b in zip(old, (elem, norm) + ratios))
+    return worst
+
+
 def main(argv=None):
     """Print the comparison table."""
     parser = argparse.ArgumentParser(prog="python -m cnnprop.bench.winograd", description=__doc__)
@@ -137,7 +195,14 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--layer", action="append", help="only these layers (names of LAYERS)")
     parser.add_argument("--no-errors", action="store_true", help="skip the float64 truth")
+    parser.add_argument("--survey", type=int, metavar="COUNT",
+                        help="instead: the worst errors over COUNT random layers (both dtypes)")
     args = parser.parse_args(argv)
+    if args.survey:
+        for (dtype, name), (elem, norm, er, nr) in sorted(error_survey(args.survey).items()):
+            print(f"{dtype:8} {name:5} element/m {elem:9.2e}  normwise {norm:9.2e}  "
+                  f"per-layer x fast: element {er:7.2f}, normwise {nr:7.2f}")
+        return
     layers = [layer for layer in LAYERS if not args.layer or layer.name in args.layer]
     print(f"{'layer':18} {'dir':8} {'path':6} {'ms':>9} {'GFLOP/s':>8} {'x torch':>8} "
           f"{'x fast':>7} {'normwise':>9} {'elemwise':>9}")
