@@ -316,3 +316,17 @@ def test_transposed_convolution_takes_winograd_where_it_is_a_stride_1_3x3_correl
         rtol=0, atol=1e-12)
     with pytest.raises(ValueError, match="winograd"):
         cnnprop.conv_transpose2d_forward(x, f, None, 2, 1, algorithm="winograd")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_bound_catches_a_kernel_transform_wrong_in_its_12th_bit(rng, dtype):
+    # (W3) is tight enough to fail on a transform that is wrong by a relative 2**-12
+    z, f, b = _forward_case(rng, 2, 8, 9, 9, 4, 1, dtype)
+    m = _winograd.tile_size(dtype)
+    U = _winograd.filter_transform(f, m)
+    bad = U * (1 + 2.0 ** -12)
+    truth = sref.conv_forward(z, f, b, (1, 1), (1, 1))
+    mag = sref.winograd_magnitude(z, f, b, (2, 4, 9, 9), 1, 1, m)
+    good = _winograd.correlate(z, U, b, (2, 4, 9, 9), 1, 1, m, None)
+    wrong = _winograd.correlate(z, bad, b, (2, 4, 9, 9), 1, 1, m, None)
+    assert _bound(good, truth, mag, 8, dtype) <= 1 < _bound(wrong, truth, mag, 8, dtype)
