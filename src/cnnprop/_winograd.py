@@ -83,10 +83,6 @@ _TRANSFORMS = {m: tuple(_as_float(mat) for mat in exact_transforms(m)) for m in 
 
 
 def transforms(m):
-    """``(A^T, G, B^T)`` of F(m x m, 3 x 3) as float64 arrays (exact: dyadic or /3 entries
-    rounded once), shapes (m, alpha), (alpha, 3), (alpha, alpha)."""
-    return _TRANSFORMS[m]
-def transforms(m):
     """``(A^T, G, B^T)`` of F(m x m, 3 x 3) as float64 arrays of shapes (m, alpha),
     (alpha, 3), (alpha, alpha); the entries are exact but for F(4x4)'s 1/6, 1/12, 1/24."""
     return _TRANSFORMS[m]

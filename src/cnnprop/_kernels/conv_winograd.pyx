@@ -19,8 +19,9 @@ CVPR 2016, eqs (7)-(8)). The tiles are processed in blocks (``blocks[i] =
 t0, t1``, consecutive tiles), one block a task: a block's V and M fit the
 per-thread scratch. The blocks depend on the shapes only and each output tile
 is computed by one block, in a fixed order: results are bitwise identical
-for any num_threads. The input and output transforms run in float64 (their
-values are rounded to the data type once); the GEMMs sum in the data type.
+for any num_threads. The kernel transform runs in float64 and is rounded
+once; the input and output transforms and the GEMMs run in the data type
+(bound (W3) of docs/winograd.md counts their roundings).
 
 The caller (cnnprop._winograd) validates everything and sizes the scratch;
 these kernels run without bounds checks.
@@ -34,7 +35,7 @@ from ._openmp cimport omp_get_thread_num
 cdef enum:
     MAX_ALPHA = 6
     # tiles a run transforms at once: the inner loop of every transform runs
-    # over them, so that the compiler vectorises it; their float64 scratch
+    # over them, so that the compiler vectorises it; their scratch
     # (2 alpha^2 RUN values) stays in the L1 cache
     RUN = 32
 
