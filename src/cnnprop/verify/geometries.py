@@ -12,7 +12,8 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["ConvCase", "GeneralConvCase", "PoolCase", "AffineCase", "CONV", "GENERAL_CONV", "POOL",
-           "AFFINE", "AVGPOOL", "WINOGRAD", "select", "random_conv", "random_winograd", "random_general_conv", "random_pool", "random_avgpool"]
+           "AFFINE", "AVGPOOL", "WINOGRAD", "select", "random_conv", "random_winograd",
+           "random_general_conv", "random_pool", "random_avgpool"]
 
 
 class ConvCase(NamedTuple):
