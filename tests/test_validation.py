@@ -105,7 +105,7 @@ CASES = [
     ("affine reduction", lambda: aff_bb(DA, reduction="Mean"), ValueError, r"reduction must be one of"),
     ("ties", lambda: pool_b(DY, Z, Y, 2, ties="random"), ValueError, r"ties must be one of \['all', 'first'\]"),
     ("algorithm", lambda: conv_fwd(Z, F, algorithm="fft"), ValueError,
-     r"algorithm must be one of \['auto', 'direct', 'fast'\], got 'fft'"),
+     r"algorithm must be one of \['auto', 'direct', 'fast', 'winograd'\], got 'fft'"),
     ("algorithm type", lambda: aff_f(ZA, WA, algorithm=None), TypeError, r"algorithm must be a str"),
     ("activation name", lambda: act_f(Z, "gelu"), ValueError, r"name must be one of .*'relu'"),
     ("activation param", lambda: act_f(Z, "relu", alpha=1.0), TypeError, r"'relu' takes no alpha"),

@@ -85,7 +85,7 @@ def test_quick_report_covers_every_check_and_equation(quick_report):
         assert np.isfinite(row.error) and 0 <= row.error <= row.bound
         assert row.method
     assert {r.dtype for r in quick_report.rows} == {"float64", "float32", "-"}
-    assert {r.path for r in quick_report.rows} == {"direct", "fast", "-"}
+    assert {r.path for r in quick_report.rows} == {"direct", "fast", "winograd", "-"}
 
 
 def test_float64_checks_agree_to_1e9_relative_or_better(quick_report):

@@ -56,3 +56,32 @@ class ConvBiasGrad(_Flops):
 
     def call_with(self, **options):
         return cnnprop.conv2d_backward_bias(self.delta, **options)
+
+
+class ConvWinograd(_Flops):
+    """Eqs (4) and (7)-(9) by Winograd minimal filtering ((W1), (W2) of docs/winograd.md),
+    on the 3x3 stride-1 layers; skipped on commits without ``algorithm="winograd"``."""
+
+    params = [DTYPES, ["forward", "input"], [name for name, g in CONV.items() if g[4:6] == (3, 1)],
+              THREADS]
+    param_names = ["dtype", "direction", "geometry", "threads"]
+
+    def setup(self, dtype, direction, geometry, threads):
+        N, C, H, K, R, stride, self.padding = CONV[geometry]
+        self.z = data((N, C, H, H), dtype)
+        self.f = data((K, C, R, R), dtype, seed=1)
+        P = cnnprop.output_size(H, R, stride, self.padding)
+        self.delta = data((N, K, P, P), dtype, seed=2)
+        self.direction = direction
+        self.flops = 2 * N * K * P * P * C * R * R
+        self.options = {"algorithm": "winograd", "num_threads": threads}
+        try:
+            self.call()
+        except ValueError as exc:          # an older commit: no such algorithm
+            raise NotImplementedError(str(exc)) from None
+
+    def call_with(self, **options):
+        if self.direction == "forward":
+            return cnnprop.conv2d_forward(self.z, self.f, None, 1, self.padding, **options)
+        return cnnprop.conv2d_backward_input(self.delta, self.f, self.z.shape, 1, self.padding,
+                                             **options)

@@ -1,4 +1,4 @@
-"""Which kernel a call runs: the literal one of the equation, or the fast one.
+"""Which kernel a call runs: the literal one of the equation, or a fast one.
 
 Every function that has both takes ``algorithm="auto" | "direct" | "fast"``:
 
@@ -9,6 +9,11 @@ Every function that has both takes ``algorithm="auto" | "direct" | "fast"``:
   activation loops);
 - ``"auto"``: what :func:`use_algorithm` set for the current context, else
   the fast path for calls big enough to gain from it.
+
+The convolution forward pass and input delta also take ``"winograd"``
+(Winograd minimal filtering, 3x3 stride-1 layers only; docs/winograd.md).
+Every other function refuses it with a ValueError; inside
+``use_algorithm("winograd")`` they run their fast path instead.
 
 :func:`use_algorithm` changes what ``"auto"`` means inside a ``with`` block
 (thread- and task-local, through :mod:`contextvars`), for example to run a
@@ -21,7 +26,7 @@ from ._validate import one_of
 
 __all__ = ["ALGORITHMS", "use_algorithm", "current_algorithm", "resolve"]
 
-ALGORITHMS = ("auto", "direct", "fast")
+ALGORITHMS = ("auto", "direct", "fast", "winograd")
 _CURRENT = contextvars.ContextVar("cnnprop_algorithm", default="auto")
 
 
@@ -31,9 +36,11 @@ def use_algorithm(algorithm):
 
     Parameters
     ----------
-    algorithm : {"auto", "direct", "fast"}
+    algorithm : {"auto", "direct", "fast", "winograd"}
         ``"direct"`` runs every call on the literal reference kernels,
-        ``"fast"`` on the fast paths, ``"auto"`` restores the size rule.
+        ``"fast"`` on the fast paths, ``"winograd"`` the 3x3 stride-1
+        convolutions (forward and input delta) on Winograd and everything
+        else on the fast paths, ``"auto"`` restores the size rule.
 
     Yields
     ------
@@ -68,7 +75,7 @@ def current_algorithm():
     -------
     str
         ``"auto"`` (the size rule), or what :func:`use_algorithm` set:
-        ``"direct"`` or ``"fast"``.
+        ``"direct"``, ``"fast"`` or ``"winograd"``.
 
     Examples
     --------
@@ -83,11 +90,19 @@ def resolve(algorithm, work, min_work, fits=True):
 
     ``min_work`` is the size from which the fast path pays off for this
     function; ``fits`` is False when the fast path cannot take the shapes
-    (BLAS's 32-bit dimensions).
+    (BLAS's 32-bit dimensions). An explicit ``"winograd"`` reaching here is
+    a function (or geometry) without it: a ValueError; the context's
+    ``"winograd"`` means the fast path.
     """
     one_of(algorithm, "algorithm", ALGORITHMS)
+    if algorithm == "winograd":
+        raise ValueError("algorithm='winograd' exists only for conv2d_forward and "
+                         "conv2d_backward_input (3x3 kernel, stride 1, dilation 1, groups=1); "
+                         "use 'fast' or 'direct'")
     if algorithm == "auto":
         algorithm = _CURRENT.get()
+        if algorithm == "winograd":
+            algorithm = "fast"
     if algorithm == "auto":
         return "fast" if fits and work >= min_work else "direct"
     if algorithm == "fast" and not fits:

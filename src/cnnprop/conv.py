@@ -20,7 +20,8 @@ elements a plane.
 """
 import numpy as np
 
-from . import _conv_planes, _validate as check
+from . import _conv_planes, _winograd
+from . import _validate as check
 from ._blas_threads import controller as blas_threads
 from ._algorithm import resolve
 from ._gemm_plan import AUTO_GEMM_WORK, fits_blas, plan_conv
@@ -181,6 +182,8 @@ def _forward_core(z, f, b, g, groups, algorithm, num_threads):
     if N == 0:
         return out
     work = N * K * g.P * g.Q * f[0].size
+    if _winograd.wants(algorithm, g, groups, N, C, K, dtype, "forward"):
+        return _winograd.forward(z, f, b, g, num_threads)
     fits = fits_blas(K, f[0].size, N * g.P * g.Q, g.H * g.W)
     if resolve(algorithm, work, _auto_min_work(groups, f.shape[1], C, K), fits) == "direct":
         threads = resolve_num_threads(num_threads, work=work)
@@ -212,6 +215,8 @@ def _input_core(delta, f, shape, g, groups, algorithm, num_threads):
     if N == 0:
         return dz
     work = delta.size * f[0].size
+    if _winograd.wants(algorithm, g, groups, N, C, K, dtype, "input"):
+        return _winograd.backward_input(delta, f, shape, g, num_threads)
     fits = fits_blas(K, C * g.R * g.S, N * g.P * g.Q, H * W)
     if resolve(algorithm, work, AUTO_GEMM_WORK, fits) == "direct":
         threads = resolve_num_threads(num_threads, work=work)
@@ -297,8 +302,11 @@ def input_resolved(delta, f, shape, g, groups, padding_mode, algorithm, num_thre
     gp = _unpadded(g)
     N, C = shape[:2]
     work = delta.size * f[0].size
-    path = resolve(algorithm, work, AUTO_GEMM_WORK,
-                   fits_blas(f.shape[0], C * g.R * g.S, N * g.P * g.Q, gp.H * gp.W))
+    if _winograd.wants(algorithm, gp, groups, N, C, f.shape[0], delta.dtype, "input"):
+        path = "winograd"
+    else:
+        path = resolve(algorithm, work, AUTO_GEMM_WORK,
+                       fits_blas(f.shape[0], C * g.R * g.S, N * g.P * g.Q, gp.H * gp.W))
     dtype = delta.dtype
     if path == "direct":
         # the reference sums in float64 and rounds once: fold before rounding
@@ -346,12 +354,14 @@ def conv2d_forward(z, f, b=None, stride=1, padding=0, dilation=1, groups=1, *,
         ``G``; C and K divisible by G. ``groups == C`` is depthwise.
     padding_mode : {"zeros", "reflect", "replicate", "circular"}
         What the padded positions read (docs/spec-beyond.md).
-    algorithm : {"auto", "direct", "fast"}
+    algorithm : {"auto", "direct", "fast", "winograd"}
         ``"direct"``: the literal kernel of the equation, summing in float64
         (the reference path). ``"fast"``: lowered to BLAS matrix products,
-        summing in the data type. ``"auto"`` (default): the choice of
-        :func:`use_algorithm`, else ``"fast"`` for calls of at least 200k
-        multiply-adds.
+        summing in the data type. ``"winograd"``: Winograd minimal filtering,
+        eq (W1) of docs/winograd.md (3x3, stride 1, dilation 1, groups 1
+        only). ``"auto"`` (default): the choice of :func:`use_algorithm`,
+        else Winograd where docs/winograd.md's rule picks it, else ``"fast"``
+        for calls of at least 200k multiply-adds.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -429,10 +439,11 @@ def conv2d_backward_input(delta, f, input_shape, stride=1, padding=0, dilation=1
         columns of the input unused.
     stride, padding, dilation, groups, padding_mode
         Of the forward pass, as :func:`conv2d_forward` takes them.
-    algorithm : {"auto", "direct", "fast"}
+    algorithm : {"auto", "direct", "fast", "winograd"}
         ``"direct"``: the literal gather of eq (7g), summing in float64.
-        ``"fast"``: ``F^T delta`` by BLAS, then col2im. ``"auto"``: see
-        :func:`use_algorithm`.
+        ``"fast"``: ``F^T delta`` by BLAS, then col2im. ``"winograd"``:
+        eq (W2) of docs/winograd.md (3x3, stride 1, dilation 1, groups 1
+        only). ``"auto"``: see :func:`use_algorithm` and :func:`conv2d_forward`.
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 
@@ -507,7 +518,8 @@ def conv2d_backward_filter(delta, z, kernel_size, stride=1, padding=0, dilation=
         erratum E9); ``"sum"`` drops it. ``"mean"`` over N = 0 is refused.
     algorithm : {"auto", "direct", "fast"}
         ``"direct"``: the literal kernel, summing in float64. ``"fast"``:
-        BLAS products. ``"auto"``: see :func:`use_algorithm`.
+        BLAS products. ``"auto"``: see :func:`use_algorithm`. (No
+        ``"winograd"``: a ValueError.)
     num_threads : int, optional
         OpenMP threads; None means what OpenMP and the CPU quota allow.
 

@@ -107,8 +107,10 @@ class Conv2D(Layer, _KernelOptions):
     seed : int or numpy.random.Generator, optional
         Seed of the initialisation.
     dtype : {numpy.float32, numpy.float64}
-    algorithm : {"auto", "direct", "fast"}
-        Passed to the functional API.
+    algorithm : {"auto", "direct", "fast", "winograd"}
+        Passed to the functional API; ``"winograd"`` (3x3 stride-1 layers)
+        runs the forward pass and input delta on Winograd and the kernel
+        gradient on the fast path.
     num_threads : int, optional
         Passed to the functional API.
     """
@@ -156,8 +158,11 @@ class Conv2D(Layer, _KernelOptions):
     def backward(self, delta, input_delta=True):
         z = self._saved()
         w = self.params["weight"]
+        options = self._options()
+        if options["algorithm"] == "winograd":          # Winograd has no kernel gradient
+            options["algorithm"] = "fast"
         w.grad = cnnprop.conv2d_backward_filter(delta, z, self.kernel_size, **self._geometry(),
-                                                **self._options())
+                                                **options)
         self.params["bias"].grad = cnnprop.conv2d_backward_bias(delta, num_threads=self.num_threads)
         if not input_delta:
             return None

@@ -21,8 +21,8 @@ From Python::
     True
 """
 # Importing the check modules registers their checks, in this order.
-from . import (checks_conventions, checks_conv, checks_pool,  # noqa: F401  isort: skip
-               checks_avgpool, checks_activation, checks_affine, checks_chain)
+from . import (checks_conventions, checks_conv, checks_winograd,  # noqa: F401  isort: skip
+               checks_pool, checks_avgpool, checks_activation, checks_affine, checks_chain)
 from .registry import CHECKS, Check, Outcome
 from .report import Report, Row
 from .runner import run, select_checks

@@ -15,8 +15,9 @@ def add_arguments(parser):
                         help="a subset of the cases of every check (seconds, not minutes)")
     parser.add_argument("--dtype", choices=("float64", "float32", "both"), default="both",
                         help="precision to check (default both)")
-    parser.add_argument("--path", choices=("direct", "fast", "both"), default="both",
-                        help="kernel path to check: the literal kernels, the fast paths, or both (default)")
+    parser.add_argument("--path", choices=("direct", "fast", "winograd", "both", "all"), default="all",
+                        help="kernel path to check: the literal kernels, the fast paths, Winograd's "
+                             "3x3 convolutions, both of the first two, or all three (default)")
     parser.add_argument("--check", action="append", metavar="NAME|EQ",
                         help="select checks by equation number (5), erratum (E7), name or "
                              "pattern (maxpool*); repeatable")
@@ -46,7 +47,7 @@ def main(args, out=None):
         _list_checks(out)
         return 0
     dtypes = ("float64", "float32") if args.dtype == "both" else (args.dtype,)
-    paths = ("direct", "fast") if args.path == "both" else (args.path,)
+    paths = {"both": ("direct", "fast"), "all": ("direct", "fast", "winograd")}.get(args.path, (args.path,))
     try:
         select_checks(args.check)
     except ValueError as exc:

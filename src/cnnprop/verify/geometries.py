@@ -12,7 +12,8 @@ from typing import NamedTuple
 import numpy as np
 
 __all__ = ["ConvCase", "GeneralConvCase", "PoolCase", "AffineCase", "CONV", "GENERAL_CONV", "POOL",
-           "AFFINE", "AVGPOOL", "select", "random_conv", "random_general_conv", "random_pool", "random_avgpool"]
+           "AFFINE", "AVGPOOL", "WINOGRAD", "select", "random_conv", "random_winograd",
+           "random_general_conv", "random_pool", "random_avgpool"]
 
 
 class ConvCase(NamedTuple):
@@ -175,6 +176,36 @@ def random_conv(seed, count=24):
         u, v = (int(x) for x in rng.integers(1, 5, size=2))
         name = f"random{i}:N{N}C{C}H{H}W{W}K{K}R{R}S{S}u{u}v{v}p{ph},{pw}"
         cases.append(ConvCase(name, N, C, H, W, K, int(R), int(S), (u, v), (int(ph), int(pw))))
+    return tuple(cases)
+
+
+# Winograd's layers (3x3, stride 1): paddings 0..2 and one beyond the kernel
+# (its input delta crops), planes smaller than a tile, odd sizes, one channel
+# or one kernel, batch 1, and channel counts that reach BLAS's blocking.
+WINOGRAD = (
+    ConvCase("w_pad1", 2, 3, 9, 8, 4, 3, 3, (1, 1), (1, 1)),
+    ConvCase("w_pad0_odd", 1, 2, 7, 11, 3, 3, 3, (1, 1), (0, 0)),
+    ConvCase("w_pad2_c1_k1", 3, 1, 5, 6, 1, 3, 3, (1, 1), (2, 2)),
+    ConvCase("w_wide_channels", 2, 96, 10, 9, 80, 3, 3, (1, 1), (1, 1)),
+    ConvCase("w_smaller_than_a_tile", 2, 4, 1, 2, 3, 3, 3, (1, 1), (1, 1)),
+    ConvCase("w_pad3_crop", 1, 3, 6, 5, 2, 3, 3, (1, 1), (3, 3)),
+    ConvCase("w_mixed_pads", 2, 5, 13, 4, 6, 3, 3, (1, 1), (2, 0)),
+)
+
+
+def random_winograd(seed, count=12):
+    """``count`` 3x3 stride-1 geometries drawn from ``seed``: paddings 0..2 per
+    axis, planes from the smallest valid to a few tiles, channels 1..40."""
+    rng = np.random.default_rng([int(seed), 0x3A3])
+    cases = []
+    for i in range(count):
+        ph, pw = (int(x) for x in rng.integers(0, 3, size=2))
+        H = int(rng.integers(max(1, 3 - 2 * ph), 16))
+        W = int(rng.integers(max(1, 3 - 2 * pw), 16))
+        N = int(rng.integers(1, 4))
+        C, K = (int(x) for x in rng.integers(1, 41, size=2))
+        name = f"wrandom{i}:N{N}C{C}H{H}W{W}K{K}p{ph},{pw}"
+        cases.append(ConvCase(name, N, C, H, W, K, 3, 3, (1, 1), (ph, pw)))
     return tuple(cases)
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "general_conv_backward_input",
     "general_conv_backward_filter",
     "pad_matrix",
+    "winograd_magnitude",
 ]
 
 
@@ -270,3 +271,43 @@ def general_conv_backward_filter(delta, z, kernel_size, stride, pads, dilation, 
                                         mode="valid", method="direct")
                 df[k, c] += corr[::dh, ::dw][:R, :S]
     return df * scale
+
+
+def winograd_magnitude(z, f, b, out_shape, pt, pl, m):
+    """The magnitude of the Winograd computation (W1) of a stride-1 3x3 correlation.
+
+    (W1) run in float64 on ``|z|``, ``|f|``, ``|b|`` with every transform
+    matrix replaced by its absolute value: ``|A^T| [sum_c (|G||f_c||G^T|) .
+    (|B^T||d_c||B|)] |A| + |b|``, element by element of ``out`` (shape
+    ``(N, K, P, Q)``, ``out[p, q]`` reads ``z[p + r - pt, q + s - pl]``, 0 outside).
+    Every rounding of the Winograd path (the transformed values, the sum over
+    channels, the output) is relative to a term of this sum, so it is what
+    its error bound (docs/winograd.md) scales with; it is at least the direct
+    sum's magnitude ``sum |z||f| + |b|``. A NumPy implementation, independent
+    of the Cython kernel.
+    """
+    from cnnprop._winograd import transforms
+
+    AT, G, BT = (np.abs(a) for a in transforms(m))
+    alpha = m + 2
+    N, K, P, Q = out_shape
+    z = np.abs(np.asarray(z, dtype=np.float64))
+    f = np.abs(np.asarray(f, dtype=np.float64))
+    TP, TQ = -(-P // m), -(-Q // m)
+    H, W = z.shape[2:]
+    # the input on the grid the tiles read: grid row i is input row i - pt
+    rows, cols = TP * m + 2, TQ * m + 2
+    grid = np.zeros((N, z.shape[1], rows, cols))
+    h0, h1 = max(0, pt), min(rows, H + pt)
+    w0, w1 = max(0, pl), min(cols, W + pl)
+    if h1 > h0 and w1 > w0:
+        grid[:, :, h0:h1, w0:w1] = z[:, :, h0 - pt:h1 - pt, w0 - pl:w1 - pl]
+    tiles = np.lib.stride_tricks.sliding_window_view(grid, (alpha, alpha), axis=(2, 3))[:, :, ::m, ::m]
+    V = np.einsum("ia,nctuab,jb->nctuij", BT, tiles, BT, optimize=True)
+    U = np.einsum("ir,kcrs,js->kcij", G, f, G, optimize=True)
+    M = np.einsum("kcij,nctuij->nktuij", U, V, optimize=True)
+    Y = np.einsum("pi,nktuij,qj->nktupq", AT, M, AT, optimize=True)
+    out = Y.transpose(0, 1, 2, 4, 3, 5).reshape(N, K, TP * m, TQ * m)[:, :, :P, :Q]
+    if b is not None:
+        out = out + np.abs(np.asarray(b, dtype=np.float64))[None, :, None, None]
+    return out

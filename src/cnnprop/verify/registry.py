@@ -10,7 +10,9 @@ from .bounds import sum_bound, unit_roundoff, worst_element
 __all__ = ["Check", "Outcome", "CHECKS", "check", "compare", "case_rng"]
 
 DTYPES = ("float64", "float32")
-PATHS = ("direct", "fast")
+PATHS = ("direct", "fast", "winograd")
+# the paths a check runs on unless it says otherwise (Winograd has its own checks)
+DEFAULT_PATHS = ("direct", "fast")
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class Check:
     quick_cases: Optional[Tuple] = None
     dtypes: Tuple[str, ...] = DTYPES
     random_cases: Optional[Callable] = None
-    paths: Tuple[str, ...] = PATHS
+    paths: Tuple[str, ...] = DEFAULT_PATHS
 
     def case_list(self, quick, seed=0):
         """The cases of a run: the quick subset, or all fixed and random ones."""
@@ -75,7 +77,7 @@ CHECKS = []
 
 
 def check(name, equations, summary, cases=None, quick_cases=None, dtypes=DTYPES, random_cases=None,
-          paths=PATHS):
+          paths=DEFAULT_PATHS):
     """Decorator: register ``run(case, dtype, rng) -> Outcome`` as a named check."""
     def register(run):
         if any(c.name == name for c in CHECKS):
@@ -87,7 +89,7 @@ def check(name, equations, summary, cases=None, quick_cases=None, dtypes=DTYPES,
 
 def accumulation(dtype):
     """The precision the kernels of the current path sum in: float64 for the
-    literal kernels, the data type on the fast path."""
+    literal kernels, the data type on the fast and Winograd paths."""
     from cnnprop import current_algorithm
 
     return np.float64 if current_algorithm() == "direct" else np.dtype(dtype).type

@@ -88,9 +88,10 @@ def run(seed=0, quick=False, dtypes=DTYPES, checks=None, progress=None, paths=PA
         or name pattern; None runs them all.
     progress : callable, optional
         Called with each finished :class:`~cnnprop.verify.report.Row`.
-    paths : sequence of {"direct", "fast"}
-        Kernel paths to check: the literal reference kernels and the fast
-        paths (each check that has both runs on each).
+    paths : sequence of {"direct", "fast", "winograd"}
+        Kernel paths to check: the literal reference kernels, the fast
+        paths (each check that has both runs on each) and Winograd's 3x3
+        convolutions (their own checks).
 
     Returns
     -------
